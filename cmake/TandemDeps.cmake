@@ -1,0 +1,22 @@
+# Third-party libraries, all from Debian packages (scripts/install-deps.sh installs them).
+# The README says why each one is here.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(GTest REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(benchmark REQUIRED)
+pkg_check_modules(CAPSTONE REQUIRED IMPORTED_TARGET capstone)
+
+# xbyak is header-only (/usr/include/xbyak).
+find_path(XBYAK_INCLUDE_DIR xbyak/xbyak.h REQUIRED)
+add_library(xbyak INTERFACE)
+target_include_directories(xbyak SYSTEM INTERFACE ${XBYAK_INCLUDE_DIR})
+
+# Debian's libfdt-dev ships no pkg-config file.
+find_path(FDT_INCLUDE_DIR libfdt.h REQUIRED)
+find_library(FDT_LIBRARY fdt REQUIRED)
+add_library(fdt INTERFACE)
+target_include_directories(fdt SYSTEM INTERFACE ${FDT_INCLUDE_DIR})
+target_link_libraries(fdt INTERFACE ${FDT_LIBRARY})
