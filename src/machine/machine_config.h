@@ -35,6 +35,7 @@ struct MachineConfig {
   bool nodefaults = false;
   std::vector<SerialConfig> serials;  // empty: one "stdio" serial unless nodefaults
   std::vector<DebugExitConfig> debug_exits;  // x86: one at 0x501 unless nodefaults or given
+  bool testdev = false;  // -device tandem-testdev: PIO/MMIO/ioeventfd test registers
   std::string log_level;              // empty: TANDEM_LOG or "warn"
 };
 
