@@ -13,7 +13,10 @@ packages=(
   # fuzzing and the sanitizer build
   clang lld libclang-rt-14-dev
   # peers for side-by-side tests and benchmarks (never part of Tandem)
-  qemu-user qemu-utils
+  qemu-user qemu-utils qemu-system-x86
+  # RISC-V virt machine: dtc and cpio check the device tree and initramfs in tests; the rest
+  # serve scripts/fetch-riscv-guest.sh
+  device-tree-compiler cpio debian-archive-keyring kmod xz-utils file
 )
 
 missing=()

@@ -95,7 +95,9 @@ void EventLoop::run() {
 
 IoThread::IoThread() : thread_([this] { loop_.run(); }) {}
 
-IoThread::~IoThread() {
+IoThread::~IoThread() { stop(); }
+
+void IoThread::stop() {
   loop_.stop();
   if (thread_.joinable()) thread_.join();
 }

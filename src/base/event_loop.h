@@ -61,6 +61,9 @@ class IoThread {
   IoThread& operator=(const IoThread&) = delete;
 
   EventLoop& loop() { return loop_; }
+  // Stops the loop and joins the thread; the loop object stays usable (add_fd/remove_fd) but no
+  // callback runs any more. Idempotent; the destructor calls it. Not from the loop's own thread.
+  void stop();
 
  private:
   EventLoop loop_;

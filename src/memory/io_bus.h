@@ -28,7 +28,9 @@ class IoBus {
   // Claims [base, base+size) for device. Throws Error on overlap or an empty range.
   void add(uint64_t base, uint64_t size, std::shared_ptr<IoDevice> device, std::string label);
 
-  // Returns false when no device claims the address (reads then see all-ones).
+  // Returns false when no device claims the address (reads then see all-ones). An access that
+  // crosses range boundaries is split between the devices it touches (see io_bus.cc); it is
+  // claimed when any of its bytes is.
   bool read(uint64_t addr, std::span<uint8_t> data) const;
   bool write(uint64_t addr, std::span<const uint8_t> data) const;
 
@@ -43,6 +45,8 @@ class IoBus {
 
  private:
   const Range* find(uint64_t addr, uint64_t len) const;
+  template <typename Fn>
+  void for_each_piece(uint64_t addr, uint64_t len, Fn&& fn) const;
 
   std::string name_;
   std::vector<Range> ranges_;  // sorted by base, non-overlapping

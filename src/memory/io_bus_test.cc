@@ -49,9 +49,34 @@ TEST(IoBus, UnclaimedReadsAreAllOnes) {
   EXPECT_FALSE(bus.read(0x2000, v));
   EXPECT_EQ(v[0], 0xff);
   EXPECT_EQ(v[3], 0xff);
-  EXPECT_FALSE(bus.read(0xffe, v));   // starts before the range
-  EXPECT_FALSE(bus.read(0x10fe, v));  // runs past its end
   EXPECT_FALSE(bus.write(0x0, v));
+}
+
+// Accesses crossing range boundaries are split as QEMU splits them.
+TEST(IoBus, StraddlingAccessesAreSplitAtRangeBoundaries) {
+  IoBus bus("pio");
+  auto dev = std::make_shared<Recorder>();
+  bus.add(0x501, 2, dev, "debug-exit");
+  const uint8_t outl[4] = {0x10, 0, 0, 0};  // outl 0x10 to 0x501: the device sees 2 bytes
+  EXPECT_TRUE(bus.write(0x501, outl));
+  EXPECT_EQ(dev->last_offset, 0u);
+  EXPECT_EQ(dev->last_size, 2u);
+  EXPECT_EQ(dev->last_value, 0x10);
+  EXPECT_TRUE(bus.write(0x500, outl));  // starts before the range
+  EXPECT_EQ(dev->last_offset, 0u);
+  EXPECT_EQ(dev->last_size, 2u);
+  EXPECT_EQ(dev->last_value, 0x00);
+  std::array<uint8_t, 4> v{};
+  EXPECT_TRUE(bus.read(0x500, v));
+  EXPECT_EQ(v, (std::array<uint8_t, 4>{0xff, 0x40, 0x40, 0xff}));  // one 2-byte read at offset 0
+  EXPECT_TRUE(bus.read(0x502, v));  // runs past its end
+  EXPECT_EQ(v, (std::array<uint8_t, 4>{0x41, 0xff, 0xff, 0xff}));
+  auto next = std::make_shared<Recorder>();
+  bus.add(0x503, 1, next, "next");
+  EXPECT_TRUE(bus.read(0x502, v));  // two devices and a gap
+  EXPECT_EQ(v, (std::array<uint8_t, 4>{0x41, 0x40, 0xff, 0xff}));
+  EXPECT_FALSE(bus.read(0x4fc, v));  // ends right before the range
+  EXPECT_EQ(v, (std::array<uint8_t, 4>{0xff, 0xff, 0xff, 0xff}));
 }
 
 TEST(IoBus, RefusesOverlaps) {

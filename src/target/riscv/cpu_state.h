@@ -44,9 +44,11 @@ enum class ExitKind {
   kIllegalInstruction,  // pc points at it; `info` holds the raw instruction bits
   kLoadFault,           // `info` holds the faulting guest address; pc at the access
   kStoreFault,
-  kFetchFault,          // pc (== info) is not executable / not mapped
-  kMisaligned,          // atomic access not naturally aligned; `info` = address
-  kInterrupted,         // an asynchronous stop was requested (signal, timer, exit)
+  kFetchFault,   // pc (== info) is not executable / not mapped
+  kMisaligned,   // atomic access not naturally aligned; `info` = address
+  kInterrupted,  // an asynchronous stop was requested (signal, timer, exit), or the
+                 // instruction budget ran out; pc at the next instruction
+  kFenceI,       // a fence.i completed (pc after it): translated code may be stale
 };
 
 struct ExitInfo {

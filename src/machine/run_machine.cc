@@ -1,0 +1,20 @@
+#include "machine/run_machine.h"
+
+#include "base/error.h"
+#include "machine/x86/x86_machine.h"
+
+namespace tandem {
+
+int run_machine(const MachineConfig& config) {
+  switch (config.machine) {
+    case MachineKind::kX86: {
+      x86::X86Machine machine(config);
+      return machine.run();
+    }
+    case MachineKind::kRiscvVirt:
+      fail("the riscv64 virt machine is not built yet");
+  }
+  fail("unknown machine kind");
+}
+
+}  // namespace tandem

@@ -1,0 +1,41 @@
+// The seam between the user-mode (and later full-system) run loop and whatever executes guest
+// code: the reference interpreter or the binary translator.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+
+#include "target/riscv/cpu_state.h"
+#include "target/riscv/guest_memory.h"
+
+namespace tandem::riscv {
+
+// What -d asks to trace, and where to.
+struct TraceOptions {
+  bool in_asm = false;  // guest instructions as they are first translated / executed
+  bool exec = false;    // each executed block (translator) or instruction (interpreter)
+  bool cpu = false;     // register dump before each block (translator) / at each exit
+  FILE* log = stderr;
+};
+
+class ExecutionEngine {
+ public:
+  virtual ~ExecutionEngine() = default;
+  // Runs guest code from cpu.pc until something needs the caller (see ExitKind). May return
+  // kInterrupted at any time; the caller just calls run() again.
+  virtual ExitInfo run(CpuState& cpu) = 0;
+  // Guest code in [start, start + len) may have changed (fence.i, munmap/mprotect of code,
+  // riscv_flush_icache). len == UINT64_MAX: everything.
+  virtual void invalidate_code(uint64_t start, uint64_t len) = 0;
+  virtual const char* name() const = 0;
+};
+
+// The reference interpreter as an engine.
+std::unique_ptr<ExecutionEngine> make_interpreter_engine(GuestMemory& mem,
+                                                         const TraceOptions& trace);
+
+// Prints the integer and FP registers the way -d cpu does.
+void dump_cpu_state(FILE* out, const CpuState& cpu);
+
+}  // namespace tandem::riscv
