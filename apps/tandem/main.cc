@@ -1,6 +1,6 @@
 // The `tandem` command: one binary, one subcommand per job.
 //   tandem run ...   a virtual machine (apps/tandem/run_options.h; QEMU's options work too)
-//   tandem user ...  a RISC-V Linux program on this host, like qemu-riscv64 (not wired yet)
+//   tandem user ...  a RISC-V Linux program on this host, like qemu-riscv64
 #include <signal.h>
 
 #include <fmt/format.h>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "apps/tandem/run_options.h"
+#include "apps/tandem/user_command.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "machine/run_machine.h"
@@ -21,6 +22,7 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  run    Run a virtual machine (x86-64 on KVM; QEMU's -M/-m/-smp/-kernel/... work)\n"
+    "  user   Run a static riscv64 Linux program on this host (like qemu-riscv64)\n"
     "\n"
     "  tandem run --help     options of a command\n"
     "  tandem --version      version\n";
@@ -58,7 +60,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (command == "run") return run_command(rest);
-    // Further subcommands dispatch here: `user` (tandem::user::user_main), later `img`.
+    if (command == "user") {
+      tandem::init_logging();
+      return tandem::app::user_command(argc - 2, argv + 2);
+    }
+    // Further subcommands dispatch here: later `img`.
     tandem::fail("unknown command '{}' (see tandem --help)", command);
   } catch (const tandem::Error& e) {
     std::fflush(stdout);

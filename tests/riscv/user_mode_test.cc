@@ -1,5 +1,6 @@
-// Runs static riscv64 programs under `tandem-user --interp` and checks their stdout and exit
-// status against the expected files in tests/riscv/expected and against qemu-riscv64.
+// Runs static riscv64 programs under `tandem user` (the translator, and --interp) and checks their
+// stdout and exit status against the expected files in tests/riscv/expected and against
+// qemu-riscv64.
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -111,11 +112,14 @@ struct Case {
   std::vector<std::string> qemu_known_bugs;
 };
 
-class UserMode : public ::testing::TestWithParam<Case> {};
+// Each program runs under both engines: the translator (the default) and the interpreter.
+class UserMode : public ::testing::TestWithParam<std::tuple<Case, bool>> {};
 
 TEST_P(UserMode, MatchesExpectedAndQemu) {
-  const Case& c = GetParam();
-  std::vector<std::string> argv = {TANDEM_USER_BIN, "--interp"};
+  const Case& c = std::get<0>(GetParam());
+  const bool interp = std::get<1>(GetParam());
+  std::vector<std::string> argv = {TANDEM_BIN, "user"};
+  if (interp) argv.push_back("--interp");
   argv.insert(argv.end(), c.options.begin(), c.options.end());
   argv.push_back(guest(c.program));
   argv.insert(argv.end(), c.args.begin(), c.args.end());
@@ -146,34 +150,39 @@ TEST_P(UserMode, MatchesExpectedAndQemu) {
 
 INSTANTIATE_TEST_SUITE_P(
     Programs, UserMode,
-    ::testing::Values(
-        Case{"hello", "hello", {}, {}, 0, 0, {}},
-        Case{"exit_code_42", "exit_code", {}, {}, 42, 0, {}},
-        Case{"exit_code_255", "exit_code", {}, {"255"}, 255, 0, {}},
-        Case{"args_env",
-             "args_env",
-             {"-E", "TANDEM_TEST_VAR=set by -E", "-U", "TANDEM_TEST_UNSET"},
-             {"one", "two words", ""},
-             4,
-             0,
-             {}},
-        Case{"file_io", "file_io", {}, {}, 0, 0, {}},
-        Case{"sort_malloc", "sort_malloc", {}, {}, 0, 0, {}},
-        Case{"float_print", "float_print", {}, {}, 0, 0, {}},
-        // QEMU 7.2's ctzw looks past bit 31 when the low word is zero (spec: result 32).
-        Case{"isa_int", "isa_int", {}, {}, 0, 0, {"unary 8000000000000000:"}},
-        Case{"isa_atomic", "isa_atomic", {}, {}, 0, 0, {}},
-        Case{"isa_fp", "isa_fp", {}, {}, 0, 0, {}},
-        Case{"signal_abort", "signal_abort", {}, {"abort"}, 0, SIGABRT, {}},
-        Case{"signal_segv", "signal_abort", {}, {"segv"}, 0, SIGSEGV, {}},
-        Case{"signal_ill", "signal_abort", {}, {"ill"}, 0, SIGILL, {}},
-        Case{"signal_trap", "signal_abort", {}, {"ebreak"}, 0, SIGTRAP, {}}),
-    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+    ::testing::Combine(
+        ::testing::Values(
+            Case{"hello", "hello", {}, {}, 0, 0, {}},
+            Case{"exit_code_42", "exit_code", {}, {}, 42, 0, {}},
+            Case{"exit_code_255", "exit_code", {}, {"255"}, 255, 0, {}},
+            Case{"args_env",
+                 "args_env",
+                 {"-E", "TANDEM_TEST_VAR=set by -E", "-U", "TANDEM_TEST_UNSET"},
+                 {"one", "two words", ""},
+                 4,
+                 0,
+                 {}},
+            Case{"file_io", "file_io", {}, {}, 0, 0, {}},
+            Case{"sort_malloc", "sort_malloc", {}, {}, 0, 0, {}},
+            Case{"float_print", "float_print", {}, {}, 0, 0, {}},
+            // QEMU 7.2's ctzw looks past bit 31 when the low word is zero (spec: result 32).
+            Case{"isa_int", "isa_int", {}, {}, 0, 0, {"unary 8000000000000000:"}},
+            Case{"isa_atomic", "isa_atomic", {}, {}, 0, 0, {}},
+            Case{"isa_fp", "isa_fp", {}, {}, 0, 0, {}},
+            Case{"signal_abort", "signal_abort", {}, {"abort"}, 0, SIGABRT, {}},
+            Case{"signal_segv", "signal_abort", {}, {"segv"}, 0, SIGSEGV, {}},
+            Case{"signal_ill", "signal_abort", {}, {"ill"}, 0, SIGILL, {}},
+            Case{"signal_trap", "signal_abort", {}, {"ebreak"}, 0, SIGTRAP, {}}),
+        ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<Case, bool>>& info) {
+      return std::string(std::get<0>(info.param).name) +
+             (std::get<1>(info.param) ? "_interp" : "_translated");
+    });
 
-// ---- Edge behaviour of the tandem-user front end ----
+// ---- Edge behaviour of the `tandem user` front end ----
 
 TEST(UserModeEdges, StraceLogsSystemCalls) {
-  const Result r = run({TANDEM_USER_BIN, "--interp", "-strace", guest("hello")});
+  const Result r = run({TANDEM_BIN, "user", "--interp", "-strace", guest("hello")});
   EXPECT_TRUE(r.exited);
   EXPECT_EQ(r.out, "Hello, world!\n");
   EXPECT_NE(r.err.find("write(1,"), std::string::npos) << r.err;
@@ -182,14 +191,14 @@ TEST(UserModeEdges, StraceLogsSystemCalls) {
 }
 
 TEST(UserModeEdges, InAsmTrace) {
-  const Result r = run({TANDEM_USER_BIN, "--interp", "-d", "in_asm", guest("hello")});
+  const Result r = run({TANDEM_BIN, "user", "--interp", "-d", "in_asm", guest("hello")});
   EXPECT_TRUE(r.exited);
   EXPECT_NE(r.err.find("ecall"), std::string::npos);
   EXPECT_NE(r.err.find("IN:"), std::string::npos);
 }
 
 TEST(UserModeEdges, Argv0Override) {
-  const Result r = run({TANDEM_USER_BIN, "--interp", "-0", "renamed", guest("args_env"), "a"});
+  const Result r = run({TANDEM_BIN, "user", "--interp", "-0", "renamed", guest("args_env"), "a"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("argv[1]=a"), std::string::npos);
 }
@@ -203,12 +212,12 @@ TEST(UserModeEdges, RejectsBadInput) {
     EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   };
-  expect_error({TANDEM_USER_BIN}, "no program");
-  expect_error({TANDEM_USER_BIN, "--bogus", guest("hello")}, "unknown option");
-  expect_error({TANDEM_USER_BIN, "/nonexistent/prog"}, "No such file");
-  expect_error({TANDEM_USER_BIN, "/etc/passwd"}, "not an ELF");
-  expect_error({TANDEM_USER_BIN, "/bin/sh"}, "wrong machine");
-  expect_error({TANDEM_USER_BIN, guest("hello_dynamic")}, "dynamically linked");
+  expect_error({TANDEM_BIN, "user"}, "no program");
+  expect_error({TANDEM_BIN, "user", "--bogus", guest("hello")}, "unknown option");
+  expect_error({TANDEM_BIN, "user", "/nonexistent/prog"}, "No such file");
+  expect_error({TANDEM_BIN, "user", "/etc/passwd"}, "not an ELF");
+  expect_error({TANDEM_BIN, "user", "/bin/sh"}, "wrong machine");
+  expect_error({TANDEM_BIN, "user", guest("hello_dynamic")}, "dynamically linked");
   // A truncated copy of a valid program.
   const std::string trunc = std::string(RISCV_GUEST_DIR) + "/truncated";
   {
@@ -217,7 +226,7 @@ TEST(UserModeEdges, RejectsBadInput) {
     std::ofstream o(trunc, std::ios::binary);
     o.write(bytes.data(), 200);
   }
-  expect_error({TANDEM_USER_BIN, trunc}, "not a valid ELF");
+  expect_error({TANDEM_BIN, "user", trunc}, "not a valid ELF");
 }
 
 }  // namespace

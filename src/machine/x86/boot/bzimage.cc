@@ -7,6 +7,7 @@
 #include "machine/x86/boot/boot_layout.h"
 #include "machine/x86/boot/cpu_setup.h"
 #include "machine/x86/boot/e820.h"
+#include "machine/x86/boot/firmware_tables.h"
 #include "machine/x86/boot/loader_util.h"
 
 namespace tandem::x86 {
@@ -14,6 +15,7 @@ namespace {
 
 // struct boot_params offsets outside the setup header (Documentation/x86/zero-page.rst).
 constexpr uint64_t kBootParamsSize = 0x1000;
+constexpr uint64_t kAcpiRsdpAddrOffset = 0x070;  // honoured by kernels of protocol 2.14+
 constexpr uint64_t kE820EntriesOffset = 0x1e8;
 constexpr uint64_t kE820TableOffset = 0x2d0;
 constexpr unsigned kE820MaxEntries = 128;
@@ -184,6 +186,9 @@ BootResult load_bzimage(GuestRam& ram, const BootRequest& req, ByteView image) {
   if (h.relocatable) params.put32(kKernelAlignmentOffset, static_cast<uint32_t>(place.alignment));
   params.put64(kSetupDataOffset, 0);  // the image's own value is not a pointer we made
   put_e820(params, ram);
+  // The machine always writes its ACPI tables (write_firmware_tables) with the RSDP here; telling
+  // the kernel spares it the scan of the BIOS area.
+  params.put64(kAcpiRsdpAddrOffset, kRsdpAddress);
 
   StringArea strings(ram);
   params.put32(kCmdLinePtrOffset, static_cast<uint32_t>(strings.put(req.cmdline, "command line")));

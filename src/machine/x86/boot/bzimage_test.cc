@@ -57,9 +57,9 @@ TEST_F(BzImageTest, CopiesSetupHeaderAndSetsLoaderFields) {
   EXPECT_EQ(l.result.format, "bzImage");
 
   auto params = read_guest(ram, kZeroPage, 0x1000);
-  // Everything before the header is zero apart from the e820 count.
+  // Everything before the header is zero apart from the e820 count and the RSDP address.
   for (size_t i = 0; i < 0x1f1; ++i) {
-    if (i != 0x1e8) {
+    if (i != 0x1e8 && (i < 0x070 || i >= 0x078)) {
       ASSERT_EQ(params[i], 0) << "offset " << i;
     }
   }
@@ -75,6 +75,7 @@ TEST_F(BzImageTest, CopiesSetupHeaderAndSetsLoaderFields) {
   EXPECT_EQ(ram.load<uint32_t>(kZeroPage + 0x26c), 0u);
   EXPECT_EQ(ram.load<uint16_t>(kZeroPage + 0x206), 0x20f);
   EXPECT_EQ(ram.load<uint8_t>(kZeroPage + 0x210), 0xff);                // type_of_loader
+  EXPECT_EQ(ram.load<uint64_t>(kZeroPage + 0x070), 0xe0000u);            // acpi_rsdp_addr
   EXPECT_EQ(ram.load<uint32_t>(kZeroPage + 0x214), spec.pref_address);  // code32_start
   EXPECT_EQ(ram.load<uint64_t>(kZeroPage + 0x250), 0u);                 // setup_data cleared
   EXPECT_EQ(ram.load<uint32_t>(kZeroPage + 0x218), 0u);                 // no initrd

@@ -1,0 +1,464 @@
+#include "accel/tcg/engine.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <capstone/capstone.h>
+#include <fmt/format.h>
+
+#include "base/error.h"
+#include "target/riscv/translate.h"
+
+namespace tandem::riscv::translate_detail {
+uint32_t fflags_from_mxcsr(uint32_t mxcsr);
+}
+
+namespace tandem::tcg {
+
+using riscv::CpuState;
+using riscv::ExitInfo;
+using riscv::ExitKind;
+
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+// The engine whose generated code may be running on this thread (user mode has one).
+thread_local TcgEngine* t_active = nullptr;
+TcgEngine* g_any_engine = nullptr;  // for faults in host code touching protected pages
+struct sigaction g_old_segv, g_old_bus;
+bool g_handler_installed = false;
+
+void fault_handler(int sig, siginfo_t* info, void* uc) {
+  if (TcgEngine::handle_host_fault(sig, info, uc)) return;
+  // Not ours: fall back to what was there before (default: die with the signal).
+  struct sigaction& old = sig == SIGBUS ? g_old_bus : g_old_segv;
+  if (old.sa_flags & SA_SIGINFO) {
+    if (old.sa_sigaction) {
+      old.sa_sigaction(sig, info, uc);
+      return;
+    }
+  } else if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+    old.sa_handler(sig);
+    return;
+  }
+  signal(sig, SIG_DFL);  // returning re-executes the access and dies of it
+}
+
+void install_fault_handler() {
+  if (g_handler_installed) return;
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = fault_handler;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &g_old_segv);
+  sigaction(SIGBUS, &sa, &g_old_bus);
+  g_handler_installed = true;
+}
+
+}  // namespace
+
+TcgEngine::TcgEngine(riscv::GuestMemory& mem, const riscv::TraceOptions& trace,
+                     const TcgOptions& opts)
+    : mem_(mem), trace_(trace), opts_(opts), buffer_(opts.code_size, opts.pin_globals) {
+  opts_.opt.pinned = buffer_.pinned();
+  sampling_ = opts_.pin_globals && opts_.pin_samples > 0 && opts_.pin_sample_period > 0;
+  buffer_.runtime()->sample_countdown = opts_.pin_sample_period;
+  if (trace_.exec || trace_.cpu) {
+    // Every TB must come back to the dispatcher to be logged.
+    opts_.chain = false;
+    opts_.jump_cache = false;
+  }
+  install_fault_handler();
+  g_any_engine = this;
+}
+
+TcgEngine::~TcgEngine() {
+  for (uint64_t page : std::set<uint64_t>(protected_pages_)) unprotect_page(page);
+  if (g_any_engine == this) g_any_engine = nullptr;
+}
+
+Tb* TcgEngine::find(uint64_t pc, uint32_t frm) {
+  Tb*& f = fast_[jump_cache_index(pc)];
+  if (f && f->pc == pc && f->frm == frm) return f;
+  auto it = map_.find(key(pc, frm));
+  if (it == map_.end()) return nullptr;
+  f = it->second;
+  return f;
+}
+
+void TcgEngine::flush() {
+  for (uint64_t page : std::set<uint64_t>(protected_pages_)) unprotect_page(page);
+  tbs_.clear();
+  map_.clear();
+  pages_.clear();
+  std::fill(std::begin(fast_), std::end(fast_), nullptr);
+  buffer_.reset();
+  flush_pending_ = false;
+  ++stats_.flushes;
+}
+
+Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
+  riscv::TranslateParams params;
+  params.pc = pc;
+  params.frm = frm;
+  params.host = &opts_.features;
+  params.want_listing = trace_.in_asm;
+  unsigned max_insns = opts_.max_insns;
+  for (int attempt = 0;; ++attempt) {
+    params.max_insns = max_insns;
+    riscv::TranslateResult res;
+    riscv::translate_block(params, mem_, ir_, &res);
+    if (res.fetch_fault) {
+      *fault = {ExitKind::kFetchFault, res.fault_addr};
+      return nullptr;
+    }
+    uint8_t reg_uses[32] = {};
+    if (sampling_) {
+      for (const Op& op : ir_.ops) {
+        if (op.opc != Opc::kLdGlobal && op.opc != Opc::kStGlobal) continue;
+        const int64_t rel = op.imm - static_cast<int64_t>(offsetof(CpuState, x));
+        if (rel >= 0 && rel < 8 * 32 && rel % 8 == 0 && reg_uses[rel / 8] < 255)
+          ++reg_uses[rel / 8];
+      }
+    }
+    if (trace_.in_asm && attempt == 0) {
+      fmt::print(trace_.log, "IN: \n{}\n", res.listing);
+    }
+    if (opts_.trace_op && attempt == 0) fmt::print(trace_.log, "OP:\n{}\n", ir_.dump());
+    optimize(ir_, opts_.opt);
+    if (opts_.trace_op_opt && attempt == 0) {
+      fmt::print(trace_.log, "OP after optimization:\n{}\n", ir_.dump());
+    }
+
+    Tb& tb = tbs_.emplace_back();
+    tb.pc = pc;
+    tb.frm = frm;
+    tb.end = res.end;
+    tb.code = buffer_.cur();
+    std::copy(std::begin(reg_uses), std::end(reg_uses), tb.reg_uses);
+    BackendContext ctx{.features = &opts_.features,
+                       .buffer = &buffer_,
+                       .tb_pc = pc,
+                       .tb_cookie = reinterpret_cast<uintptr_t>(&tb),
+                       .count_instret = opts_.count_instret,
+                       .sample = sampling_};
+    try {
+      tb.size =
+          static_cast<uint32_t>(generate_x86(ir_, ctx, tb.code, buffer_.remaining(), &tb.info));
+    } catch (const BackendOverflow& e) {
+      tbs_.pop_back();
+      if (std::string_view(e.what()).find("spill") != std::string_view::npos ||
+          std::string_view(e.what()).find("register") != std::string_view::npos) {
+        if (max_insns <= 1) fail("translator: cannot generate code at pc 0x{:x}: {}", pc, e.what());
+        max_insns = std::max(1u, max_insns / 2);
+        continue;
+      }
+      if (attempt >= 2) fail("translator: code buffer too small at pc 0x{:x}", pc);
+      // The code buffer is full: start over (we are in the dispatcher, nothing runs).
+      flush();
+      continue;
+    }
+    buffer_.commit(tb.size);
+    if (opts_.trace_out_asm) {
+      fmt::print(trace_.log, "OUT: [size={}]\n{}\n", tb.size, disassemble_host(tb.code, tb.size));
+    }
+    Tb* p = &tb;
+    map_[key(pc, frm)] = p;
+    fast_[jump_cache_index(pc)] = p;
+    for (uint64_t page = pc & ~(kPage - 1); page < tb.end; page += kPage) pages_[page].push_back(p);
+    ++stats_.translations;
+    if (opts_.smc_protect) protect_pages(tb);
+    return p;
+  }
+}
+
+void TcgEngine::patch_jump(Tb* from, unsigned slot, const uint8_t* dest) {
+  uint8_t* jmp = from->code + from->info.jmp_offset[slot];
+  int32_t rel = static_cast<int32_t>(dest - (jmp + 5));
+  __atomic_store_n(reinterpret_cast<int32_t*>(jmp + 1), rel, __ATOMIC_RELEASE);
+}
+
+void TcgEngine::link(Tb* from, unsigned slot, Tb* to) {
+  if (!from->valid || !to->valid || from->info.jmp_offset[slot] == ~0u) return;
+  if (from->chained[slot] == to) return;
+  patch_jump(from, slot, to->code);
+  from->chained[slot] = to;
+  to->incoming.push_back({from, static_cast<uint8_t>(slot)});
+  ++stats_.chains;
+}
+
+void TcgEngine::invalidate_tb(Tb* tb) {
+  if (!tb->valid) return;
+  tb->valid = false;
+  ++stats_.invalidations;
+  auto it = map_.find(key(tb->pc, tb->frm));
+  if (it != map_.end() && it->second == tb) map_.erase(it);
+  Tb*& f = fast_[jump_cache_index(tb->pc)];
+  if (f == tb) f = nullptr;
+  JumpCacheEntry& jc = buffer_.runtime()->jump_cache[jump_cache_index(tb->pc)];
+  if (jc.code == tb->code) jc = {kInvalidPc, nullptr};
+  for (auto [src, slot] : tb->incoming) {
+    if (src->chained[slot] != tb) continue;
+    patch_jump(src, slot, src->code + src->info.stub_offset[slot]);
+    src->chained[slot] = nullptr;
+  }
+  tb->incoming.clear();
+}
+
+void TcgEngine::invalidate_code(uint64_t start, uint64_t len) {
+  if (len == UINT64_MAX || start + len < start) {
+    if (in_run_) {
+      flush_pending_ = true;
+      for (Tb& tb : tbs_) invalidate_tb(&tb);
+    } else {
+      flush();
+    }
+    return;
+  }
+  const uint64_t end = start + len;
+  for (uint64_t page = start & ~(kPage - 1); page < end; page += kPage) {
+    auto it = pages_.find(page);
+    if (it != pages_.end()) {
+      for (Tb* tb : it->second)
+        if (tb->pc < end && tb->end > start) invalidate_tb(tb);
+      std::erase_if(it->second, [](Tb* tb) { return !tb->valid; });
+      if (it->second.empty()) pages_.erase(it);
+    }
+    // The mapping changed under us (munmap/mprotect): our protection is gone or stale.
+    if (protected_pages_.count(page) && !pages_.count(page)) unprotect_page(page);
+  }
+}
+
+// ---- self-modifying code ------------------------------------------------------------------
+
+void TcgEngine::protect_pages(const Tb& tb) {
+  for (uint64_t page = tb.pc & ~(kPage - 1); page < tb.end; page += kPage) {
+    if (protected_pages_.count(page)) continue;
+    // Only pages the guest may write need watching.
+    uint8_t* host = mem_.translate(page, kPage, riscv::Access::kWrite);
+    if (!host) continue;
+    if (::mprotect(host, kPage, PROT_READ) != 0) continue;
+    protected_pages_.insert(page);
+  }
+}
+
+void TcgEngine::unprotect_page(uint64_t page) {
+  protected_pages_.erase(page);
+  // Still guest-writable? Then give the write permission back.
+  uint8_t* host = mem_.translate(page, kPage, riscv::Access::kRead);
+  if (host && mem_.translate(page, kPage, riscv::Access::kWrite)) {
+    ::mprotect(host, kPage, PROT_READ | PROT_WRITE);
+  }
+}
+
+Tb* TcgEngine::tb_containing(const uint8_t* host_pc) {
+  auto it = std::upper_bound(tbs_.begin(), tbs_.end(), host_pc,
+                             [](const uint8_t* p, const Tb& tb) { return p < tb.code; });
+  if (it == tbs_.begin()) return nullptr;
+  --it;
+  if (host_pc >= it->code + it->size) return nullptr;
+  return &*it;
+}
+
+bool TcgEngine::handle_host_fault(int sig, siginfo_t* info, void* ucontext) {
+  TcgEngine* e = t_active ? t_active : g_any_engine;
+  return e && e->on_fault(sig, info, ucontext);
+}
+
+bool TcgEngine::on_fault(int /*sig*/, siginfo_t* info, void* ucontext) {
+  auto* uc = static_cast<ucontext_t*>(ucontext);
+  auto* fault_addr = static_cast<uint8_t*>(info->si_addr);
+  // A store to a page we write-protected because it holds translated code.
+  if (cpu_ && cpu_->guest_base && fault_addr >= cpu_->guest_base &&
+      static_cast<uint64_t>(fault_addr - cpu_->guest_base) < cpu_->guest_limit) {
+    uint64_t page = static_cast<uint64_t>(fault_addr - cpu_->guest_base) & ~(kPage - 1);
+    if (protected_pages_.count(page)) {
+      ++stats_.smc_faults;
+      invalidate_code(page, kPage);
+      if (protected_pages_.count(page)) unprotect_page(page);
+      return true;  // retry the store
+    }
+  }
+  // A guest memory fault inside generated code: resume at the access's fault stub, which
+  // writes back the guest state and leaves the TB with a precise exit.
+  auto* rip = reinterpret_cast<uint8_t*>(uc->uc_mcontext.gregs[REG_RIP]);
+  if (!buffer_.contains(rip)) return false;
+  Tb* tb = tb_containing(rip);
+  if (!tb) return false;
+  const uint32_t off = static_cast<uint32_t>(rip - tb->code);
+  auto it = std::lower_bound(tb->info.fault_sites.begin(), tb->info.fault_sites.end(), off,
+                             [](const FaultSite& s, uint32_t o) { return s.host_offset < o; });
+  if (it == tb->info.fault_sites.end() || it->host_offset != off) return false;
+  uc->uc_mcontext.gregs[REG_RIP] = reinterpret_cast<greg_t>(tb->code + it->stub_offset);
+  return true;
+}
+
+// ---- choosing the pinned registers ---------------------------------------------------------
+
+void TcgEngine::on_sample(uint64_t pc, uint32_t frm) {
+  buffer_.runtime()->sample_countdown = opts_.pin_sample_period;
+  if (!sampling_) return;
+  if (Tb* tb = find(pc, frm)) {
+    for (int r = 1; r < 32; ++r) reg_usage_[r] += tb->reg_uses[r];
+  }
+  if (++samples_ >= opts_.pin_samples) choose_pinned();
+}
+
+void TcgEngine::choose_pinned() {
+  sampling_ = false;
+  unsigned regs[32];
+  unsigned n = 0;
+  for (unsigned r = 1; r < 32; ++r)
+    if (reg_usage_[r]) regs[n++] = r;
+  std::stable_sort(regs, regs + n,
+                   [&](unsigned a, unsigned b) { return reg_usage_[a] > reg_usage_[b]; });
+  // Fill up with the default registers (they cost nothing where unused).
+  const PinnedMap& def = PinnedMap::default_map();
+  for (unsigned r = 1; r < 32 && n < kMaxPinnedGuestRegs; ++r) {
+    if (def.host_of_x(r) >= 0 && std::find(regs, regs + n, r) == regs + n) regs[n++] = r;
+  }
+  const PinnedMap map(regs, n);
+  ++stats_.remaps;
+  if (opts_.trace_pin || opts_.trace_out_asm) {
+    std::string s;
+    for (unsigned i = 0; i < n && i < kMaxPinnedGuestRegs; ++i) s += fmt::format(" x{}", regs[i]);
+    fmt::print(trace_.log, "tcg: pinned guest registers:{}\n", s);
+  }
+  // Every TB (and the trampoline) follows one map: start over with the new one, translating
+  // without the sampling countdown.
+  flush();
+  buffer_.set_pinned(map);
+}
+
+// ---- the execution loop --------------------------------------------------------------------
+
+ExitInfo TcgEngine::run(CpuState& cpu) {
+  struct Active {
+    TcgEngine* self;
+    TcgEngine* prev;
+    explicit Active(TcgEngine* s) : self(s), prev(t_active) {
+      t_active = s;
+      s->in_run_ = true;
+    }
+    ~Active() {
+      t_active = prev;
+      self->in_run_ = false;
+    }
+  } active(this);
+  cpu_ = &cpu;
+  if (cpu.frm != last_frm_) {
+    buffer_.clear_jump_cache();
+    last_frm_ = cpu.frm;
+  }
+  Tb* next = nullptr;
+  for (;;) {
+    if (flush_pending_) {
+      flush();
+      next = nullptr;
+    }
+    Tb* tb = next;
+    next = nullptr;
+    if (!tb || !tb->valid) {
+      tb = find(cpu.pc, cpu.frm);
+      if (!tb) {
+        ExitInfo fault{};
+        tb = translate(cpu.pc, cpu.frm, &fault);
+        if (!tb) return fault;
+      }
+    }
+    if (trace_.cpu) riscv::dump_cpu_state(trace_.log, cpu);
+    if (trace_.exec) {
+      fmt::print(trace_.log, "Trace: {} [{:016x}]\n", fmt::ptr(tb->code), tb->pc);
+    }
+    EnterResult r;
+    buffer_.enter()(&r, &cpu, cpu.guest_base, tb->code);
+    cpu.fflags |= riscv::translate_detail::fflags_from_mxcsr(r.mxcsr);
+    switch (static_cast<ExitCode>(r.code)) {
+      case ExitCode::kChain: {
+        Tb* from = reinterpret_cast<Tb*>(r.aux & ~uintptr_t{1});
+        const unsigned slot = r.aux & 1;
+        if (flush_pending_) break;
+        Tb* to = find(cpu.pc, cpu.frm);
+        if (!to) {
+          ExitInfo fault{};
+          to = translate(cpu.pc, cpu.frm, &fault);
+          if (!to) return fault;
+          // translate() may have flushed everything, `from` included.
+          if (stats_.flushes && tbs_.empty()) break;
+        }
+        if (opts_.chain && from->valid && from->frm == to->frm && !tbs_.empty() &&
+            &tbs_.front() <= from) {
+          link(from, slot, to);
+        }
+        next = to;
+        break;
+      }
+      case ExitCode::kLookup: {
+        ++stats_.lookups;
+        Tb* to = find(cpu.pc, cpu.frm);
+        if (!to) {
+          ExitInfo fault{};
+          to = translate(cpu.pc, cpu.frm, &fault);
+          if (!to) return fault;
+        }
+        if (opts_.jump_cache) {
+          buffer_.runtime()->jump_cache[jump_cache_index(cpu.pc)] = {cpu.pc, to->code};
+        }
+        next = to;
+        break;
+      }
+      case ExitCode::kContinue:
+        if (cpu.frm != last_frm_) {
+          buffer_.clear_jump_cache();
+          last_frm_ = cpu.frm;
+        }
+        break;
+      case ExitCode::kSample:
+        on_sample(cpu.pc, cpu.frm);
+        break;
+      case ExitCode::kInterrupt:
+        buffer_.runtime()->exit_request = 0;
+        return {ExitKind::kInterrupted, 0};
+      default: {
+        const auto kind = static_cast<ExitKind>(r.code - static_cast<uint64_t>(ExitCode::kGuest));
+        if (kind == ExitKind::kFenceI) flush();
+        return {kind, r.aux};
+      }
+    }
+  }
+}
+
+// ---- factories and tracing -----------------------------------------------------------------
+
+std::unique_ptr<riscv::ExecutionEngine> make_tcg_engine(riscv::GuestMemory& mem,
+                                                        const riscv::TraceOptions& trace) {
+  return make_tcg_engine(mem, trace, TcgOptions{});
+}
+
+std::unique_ptr<riscv::ExecutionEngine> make_tcg_engine(riscv::GuestMemory& mem,
+                                                        const riscv::TraceOptions& trace,
+                                                        const TcgOptions& opts) {
+  return std::make_unique<TcgEngine>(mem, trace, opts);
+}
+
+std::string disassemble_host(const uint8_t* code, size_t size) {
+  csh handle;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return "(capstone unavailable)\n";
+  cs_insn* insn = nullptr;
+  size_t n = cs_disasm(handle, code, size, reinterpret_cast<uint64_t>(code), 0, &insn);
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out += fmt::format("0x{:012x}:  {:<8} {}\n", insn[i].address, insn[i].mnemonic, insn[i].op_str);
+  }
+  if (n) cs_free(insn, n);
+  cs_close(&handle);
+  return out;
+}
+
+}  // namespace tandem::tcg

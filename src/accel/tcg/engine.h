@@ -1,0 +1,138 @@
+// The translator as a riscv::ExecutionEngine: the cpu_exec loop (look up or translate the TB
+// at pc, run it, handle its exit), the TB cache, direct chaining of fixed jump targets,
+// the jump cache for indirect jumps, and invalidation of translations when guest code changes
+// (fence.i, munmap/mprotect through invalidate_code, and stores to write-protected guest pages
+// that hold translated code).
+#pragma once
+
+#include <signal.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "accel/tcg/backend_x86.h"
+#include "accel/tcg/code_buffer.h"
+#include "accel/tcg/host_features.h"
+#include "accel/tcg/ir.h"
+#include "accel/tcg/opt.h"
+#include "target/riscv/engine.h"
+
+namespace tandem::tcg {
+
+struct TcgOptions {
+  OptFlags opt;
+  unsigned max_insns = 128;  // per TB
+  bool count_instret = true;
+  bool chain = true;        // patch direct jumps between TBs
+  bool jump_cache = true;   // inline lookup for indirect jumps
+  bool smc_protect = true;  // write-protect guest pages holding translated code
+  bool pin_globals = true;  // keep the hottest guest registers in host registers (pinned.h)
+  // Choosing them: every pin_sample_period-th TB entry is sampled; after pin_samples samples
+  // the guest registers the sampled TBs use most are pinned (everything is retranslated).
+  // pin_samples = 0 keeps the default map.
+  uint32_t pin_sample_period = 1024;
+  uint32_t pin_samples = 2000;
+  size_t code_size = size_t{256} << 20;
+  HostFeatures features = HostFeatures::host();
+  // -d items beyond the generic TraceOptions.
+  bool trace_op = false;
+  bool trace_op_opt = false;
+  bool trace_out_asm = false;
+  bool trace_pin = false;  // log the pinned registers chosen from samples
+};
+
+struct Tb {
+  uint64_t pc = 0;
+  uint32_t frm = 0;
+  uint64_t end = 0;  // guest bytes [pc, end)
+  uint8_t* code = nullptr;
+  uint32_t size = 0;
+  TbCodeInfo info;
+  uint8_t reg_uses[32] = {};  // reads and writes of each guest x register (saturating)
+  Tb* chained[2] = {nullptr, nullptr};
+  std::vector<std::pair<Tb*, uint8_t>> incoming;
+  bool valid = true;
+};
+
+struct TcgStats {
+  uint64_t translations = 0;
+  uint64_t flushes = 0;
+  uint64_t chains = 0;
+  uint64_t lookups = 0;        // dispatcher round trips for indirect jumps
+  uint64_t invalidations = 0;  // TBs dropped because guest code changed
+  uint64_t smc_faults = 0;
+  uint64_t remaps = 0;  // pinned-register maps chosen from samples
+};
+
+class TcgEngine : public riscv::ExecutionEngine {
+ public:
+  TcgEngine(riscv::GuestMemory& mem, const riscv::TraceOptions& trace, const TcgOptions& opts);
+  ~TcgEngine() override;
+
+  riscv::ExitInfo run(riscv::CpuState& cpu) override;
+  void invalidate_code(uint64_t start, uint64_t len) override;
+  const char* name() const override { return "tcg"; }
+
+  // Makes run() return kInterrupted soon. Async-signal-safe.
+  void request_exit() { buffer_.runtime()->exit_request = 1; }
+
+  // The process-wide SIGSEGV/SIGBUS hook: handles faults of generated code (guest memory
+  // faults become precise guest exits) and stores to write-protected code pages (translations
+  // are dropped, the page made writable again, the store retried). Returns false when the
+  // fault is not the translator's business (the caller then treats it as a host crash).
+  static bool handle_host_fault(int sig, siginfo_t* info, void* ucontext);
+
+  const TcgStats& stats() const { return stats_; }
+  void flush();
+  const PinnedMap* pinned() const { return buffer_.pinned(); }
+
+ private:
+  Tb* find(uint64_t pc, uint32_t frm);
+  Tb* translate(uint64_t pc, uint32_t frm, riscv::ExitInfo* fault);
+  void link(Tb* from, unsigned slot, Tb* to);
+  void patch_jump(Tb* from, unsigned slot, const uint8_t* dest);
+  void invalidate_tb(Tb* tb);
+  void protect_pages(const Tb& tb);
+  void unprotect_page(uint64_t page);
+  bool on_fault(int sig, siginfo_t* info, void* ucontext);
+  Tb* tb_containing(const uint8_t* host_pc);
+  void on_sample(uint64_t pc, uint32_t frm);
+  void choose_pinned();
+  static uint64_t key(uint64_t pc, uint32_t frm) { return (pc << 3) | (frm & 7); }
+
+  riscv::GuestMemory& mem_;
+  riscv::TraceOptions trace_;
+  TcgOptions opts_;
+  CodeBuffer buffer_;
+  std::deque<Tb> tbs_;  // in code-address order since the last flush
+  std::unordered_map<uint64_t, Tb*> map_;
+  std::unordered_map<uint64_t, std::vector<Tb*>> pages_;  // guest page -> TBs with code there
+  std::set<uint64_t> protected_pages_;
+  Tb* fast_[kJumpCacheSize] = {};
+  uint32_t last_frm_ = ~0u;
+  bool flush_pending_ = false;
+  bool in_run_ = false;
+  riscv::CpuState* cpu_ = nullptr;
+  Ir ir_;
+  TcgStats stats_;
+  bool sampling_ = false;
+  uint32_t samples_ = 0;
+  uint64_t reg_usage_[32] = {};
+  TcgEngine* prev_active_ = nullptr;
+};
+
+// EngineFactory-compatible constructor (see user/user_main.h).
+std::unique_ptr<riscv::ExecutionEngine> make_tcg_engine(riscv::GuestMemory& mem,
+                                                        const riscv::TraceOptions& trace);
+std::unique_ptr<riscv::ExecutionEngine> make_tcg_engine(riscv::GuestMemory& mem,
+                                                        const riscv::TraceOptions& trace,
+                                                        const TcgOptions& opts);
+
+// Prints host code with capstone (the -d out_asm format).
+std::string disassemble_host(const uint8_t* code, size_t size);
+
+}  // namespace tandem::tcg

@@ -1,0 +1,246 @@
+// The execution engine end to end on small hand-assembled programs: loops through chained
+// blocks and the jump cache, self-modifying code (with and without fence.i), precise faults
+// from host SIGSEGV in generated code, and asynchronous exit requests.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "accel/tcg/engine.h"
+#include "accel/tcg/test_memory.h"
+#include "target/riscv/interp.h"
+
+namespace tandem::tcg {
+namespace {
+
+using riscv::CpuState;
+using riscv::ExitInfo;
+using riscv::ExitKind;
+
+uint32_t I(uint32_t opc, uint32_t f3, uint32_t rd, uint32_t rs1, int32_t imm) {
+  return (static_cast<uint32_t>(imm) & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | opc;
+}
+uint32_t S(uint32_t f3, uint32_t rs1, uint32_t rs2, int32_t imm) {
+  uint32_t u = static_cast<uint32_t>(imm);
+  return ((u >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (u & 0x1f) << 7 | 0x23;
+}
+uint32_t B(uint32_t f3, uint32_t rs1, uint32_t rs2, int32_t imm) {
+  uint32_t u = static_cast<uint32_t>(imm);
+  return ((u >> 12) & 1) << 31 | ((u >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 |
+         ((u >> 1) & 0xf) << 8 | ((u >> 11) & 1) << 7 | 0x63;
+}
+uint32_t J(uint32_t rd, int32_t imm) {
+  uint32_t u = static_cast<uint32_t>(imm);
+  return ((u >> 20) & 1) << 31 | ((u >> 1) & 0x3ff) << 21 | ((u >> 11) & 1) << 20 |
+         ((u >> 12) & 0xff) << 12 | rd << 7 | 0x6f;
+}
+uint32_t addi(uint32_t rd, uint32_t rs1, int32_t imm) {
+  return I(0x13, 0, rd, rs1, imm);
+}
+uint32_t add(uint32_t rd, uint32_t rs1, uint32_t rs2) {
+  return rs2 << 20 | rs1 << 15 | rd << 7 | 0x33;
+}
+uint32_t jalr(uint32_t rd, uint32_t rs1, int32_t imm) {
+  return I(0x67, 0, rd, rs1, imm);
+}
+constexpr uint32_t kEcall = 0x73;
+constexpr uint32_t kFenceI = 0x0000100f;
+constexpr uint32_t kA0 = 10, kA1 = 11, kA2 = 12, kT0 = 5, kT1 = 6, kRa = 1;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  explicit EngineTest() : mem_(0x20000) { mem_.attach(cpu_); }
+
+  void program(uint64_t at, std::initializer_list<uint32_t> words) {
+    for (uint32_t w : words) {
+      mem_.write32(at, w);
+      at += 4;
+    }
+  }
+  void make_engine(TcgOptions o = {}) {
+    o.code_size = size_t{16} << 20;
+    engine_ = std::make_unique<TcgEngine>(mem_, riscv::TraceOptions{}, o);
+  }
+  ExitInfo run_until_exit() {
+    ExitInfo e;
+    do e = engine_->run(cpu_);
+    while (e.kind == ExitKind::kInterrupted || e.kind == ExitKind::kFenceI);
+    return e;
+  }
+
+  testing::FlatMemory mem_;
+  CpuState cpu_;
+  std::unique_ptr<TcgEngine> engine_;
+};
+
+class LoopTest : public EngineTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(LoopTest, LoopsWithCallsStayInGeneratedCode) {
+  // a0 = sum of f(i) for i in [0, 100000), f(x) = x + 3 called through jal/jalr.
+  program(0x1000, {
+                      addi(kA0, 0, 0),                                // 1000: a0 = 0
+                      addi(kA1, 0, 0),                                // 1004: a1 = i = 0
+                      I(0x37, 0, 0, 0, 0) | (24 << 12) | (kA2 << 7),  // 1008: lui a2, 24 -> 98304
+                      addi(kA2, kA2, 1696),                           // 100c: a2 = 100000
+                      J(kRa, 0x2000 - 0x1010),                        // 1010: call f
+                      add(kA0, kA0, kT0),                             // 1014: a0 += result
+                      addi(kA1, kA1, 1),                              // 1018: i++
+                      B(1, kA1, kA2, 0x1010 - 0x101c),                // 101c: bne -> call again
+                      kEcall,                                         // 1020
+                  });
+  program(0x2000, {addi(kT0, kA1, 3), jalr(0, kRa, 0)});
+  TcgOptions o;
+  if (GetParam() == 1) o.chain = false;
+  if (GetParam() == 2) o.jump_cache = false;
+  if (GetParam() == 3) o.opt = OptFlags::none();
+  make_engine(o);
+  cpu_.pc = 0x1000;
+  ExitInfo e = run_until_exit();
+  EXPECT_EQ(e.kind, ExitKind::kEcall);
+  EXPECT_EQ(cpu_.pc, 0x1020u);
+  // The interpreter agrees.
+  CpuState ref;
+  mem_.attach(ref);
+  ref.pc = 0x1000;
+  EXPECT_EQ(riscv::interpret(ref, mem_, 10000000).kind, ExitKind::kEcall);
+  EXPECT_EQ(ref.x[kA0], cpu_.x[kA0]);
+  EXPECT_EQ(ref.instret, cpu_.instret);
+  uint64_t n = 100000;
+  EXPECT_EQ(cpu_.x[kA0], n * (n - 1) / 2 + 3 * n);
+  EXPECT_EQ(cpu_.instret, 4 + 6 * n);
+  // Chained and jump-cached: only a handful of trips through the dispatcher.
+  if (GetParam() != 2) {
+    EXPECT_LT(engine_->stats().lookups, 10u);
+  }
+  if (GetParam() != 1) {
+    EXPECT_GT(engine_->stats().chains, 1u);
+  }
+  EXPECT_LT(engine_->stats().translations, 10u);
+}
+INSTANTIATE_TEST_SUITE_P(Variants, LoopTest, ::testing::Values(0, 1, 2, 3));
+
+// The first pass executes `addi a0, zero, 1` at 0x1000, then overwrites it with
+// `addi a0, zero, 2` and jumps back: the second pass must see the new instruction.
+void self_modifying_program(EngineTest* t, testing::FlatMemory& mem, bool fence) {
+  (void)t;
+  const uint32_t new_insn = addi(kA0, 0, 2);
+  auto w = [&](uint64_t a, uint32_t v) { mem.write32(a, v); };
+  w(0x1000, addi(kA0, 0, 1));
+  w(0x1004, B(1, kA1, 0, 0x1030 - 0x1004));  // bne a1, zero, done
+  w(0x1008, addi(kA1, 0, 1));
+  w(0x100c, ((new_insn & 0xfffff000) + ((new_insn & 0x800) << 1)) | (kT0 << 7) | 0x37);  // lui
+  w(0x1010, I(0x1b, 0, kT0, kT0, static_cast<int32_t>(new_insn << 20) >> 20));           // addiw
+  w(0x1014, 0x00000317);                       // auipc t1,0
+  w(0x1018, S(2, kT1, kT0, 0x1000 - 0x1014));  // sw
+  w(0x101c, fence ? kFenceI : addi(0, 0, 0));
+  w(0x1020, J(0, 0x1000 - 0x1020));
+  w(0x1030, kEcall);
+}
+
+TEST_F(EngineTest, SelfModifyingCodeIsSeenWithoutFenceI) {
+  self_modifying_program(this, mem_, false);
+  make_engine();
+  cpu_.pc = 0x1000;
+  ExitInfo e = run_until_exit();
+  EXPECT_EQ(e.kind, ExitKind::kEcall);
+  EXPECT_EQ(cpu_.x[kA0], 2u);
+  EXPECT_GE(engine_->stats().smc_faults, 1u);
+  EXPECT_GE(engine_->stats().invalidations, 1u);
+}
+
+TEST_F(EngineTest, SelfModifyingCodeWithFenceI) {
+  self_modifying_program(this, mem_, true);
+  TcgOptions o;
+  o.smc_protect = false;  // fence.i alone must be enough
+  make_engine(o);
+  cpu_.pc = 0x1000;
+  ExitInfo e = engine_->run(cpu_);
+  EXPECT_EQ(e.kind, ExitKind::kFenceI);
+  e = run_until_exit();
+  EXPECT_EQ(e.kind, ExitKind::kEcall);
+  EXPECT_EQ(cpu_.x[kA0], 2u);
+}
+
+TEST_F(EngineTest, InvalidateCodeDropsStaleTranslations) {
+  program(0x1000, {addi(kA0, 0, 7), kEcall});
+  TcgOptions o;
+  o.smc_protect = false;
+  make_engine(o);
+  cpu_.pc = 0x1000;
+  EXPECT_EQ(run_until_exit().kind, ExitKind::kEcall);
+  EXPECT_EQ(cpu_.x[kA0], 7u);
+  program(0x1000, {addi(kA0, 0, 9)});
+  engine_->invalidate_code(0x1000, 4);
+  cpu_.pc = 0x1000;
+  EXPECT_EQ(run_until_exit().kind, ExitKind::kEcall);
+  EXPECT_EQ(cpu_.x[kA0], 9u);
+}
+
+TEST_F(EngineTest, HostFaultInGeneratedCodeBecomesPreciseGuestFault) {
+  // The page at 0x8000 is inaccessible on the host: the load faults in generated code.
+  ASSERT_EQ(0, ::mprotect(mem_.base() + 0x8000, 4096, PROT_NONE));
+  program(0x1000, {
+                      addi(kA0, 0, 5),                               // retired
+                      I(0x37, 0, 0, 0, 0) | (8 << 12) | (kT0 << 7),  // lui t0, 8 -> 0x8000
+                      I(0x03, 3, kA1, kT0, 16),                      // ld a1, 16(t0): faults
+                      addi(kA0, 0, 6),                               // not reached
+                      kEcall,
+                  });
+  make_engine();
+  cpu_.pc = 0x1000;
+  cpu_.instret = 0;
+  cpu_.x[kA1] = 0x1234;
+  ExitInfo e = run_until_exit();
+  EXPECT_EQ(e.kind, ExitKind::kLoadFault);
+  EXPECT_EQ(e.info, 0x8010u);
+  EXPECT_EQ(cpu_.pc, 0x1008u);
+  EXPECT_EQ(cpu_.x[kA0], 5u);
+  EXPECT_EQ(cpu_.x[kT0], 0x8000u);
+  EXPECT_EQ(cpu_.x[kA1], 0x1234u);
+  EXPECT_EQ(cpu_.instret, 2u);
+  // Stores fault the same way.
+  program(0x1008, {S(3, kT0, kA0, 8)});
+  engine_->invalidate_code(0x1000, 0x100);
+  cpu_.pc = 0x1000;
+  e = run_until_exit();
+  EXPECT_EQ(e.kind, ExitKind::kStoreFault);
+  EXPECT_EQ(e.info, 0x8008u);
+  ::mprotect(mem_.base() + 0x8000, 4096, PROT_READ | PROT_WRITE);
+}
+
+TEST_F(EngineTest, FetchFaultAndIllegalInstruction) {
+  program(0x1000, {0xffffffff});
+  make_engine();
+  cpu_.pc = 0x1000;
+  ExitInfo e = run_until_exit();
+  EXPECT_EQ(e.kind, ExitKind::kIllegalInstruction);
+  EXPECT_EQ(cpu_.pc, 0x1000u);
+  cpu_.pc = 0x40000;  // beyond the memory
+  e = run_until_exit();
+  EXPECT_EQ(e.kind, ExitKind::kFetchFault);
+  EXPECT_EQ(e.info, 0x40000u);
+}
+
+TEST_F(EngineTest, ExitRequestStopsAnEndlessLoop) {
+  program(0x1000, {addi(kA0, kA0, 1), J(0, -4)});
+  make_engine();
+  cpu_.pc = 0x1000;
+  std::atomic<bool> stop{false};
+  std::thread t([&] {
+    while (!stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      engine_->request_exit();
+    }
+  });
+  ExitInfo e = engine_->run(cpu_);
+  stop = true;
+  t.join();
+  EXPECT_EQ(e.kind, ExitKind::kInterrupted);
+  EXPECT_GT(cpu_.x[kA0], 0u);
+  EXPECT_TRUE(cpu_.pc == 0x1000 || cpu_.pc == 0x1004);
+}
+
+}  // namespace
+}  // namespace tandem::tcg

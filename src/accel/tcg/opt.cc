@@ -1,0 +1,20 @@
+#include "accel/tcg/opt.h"
+
+namespace tandem::tcg {
+
+std::vector<uint32_t> count_defs(const Ir& ir) {
+  std::vector<uint32_t> defs(ir.temps.size(), 0);
+  for (const Op& op : ir.ops)
+    if (op.d != kNoTemp) ++defs[op.d];
+  return defs;
+}
+
+void optimize(Ir& ir, const OptFlags& flags) {
+  if (flags.globals) opt_globals(ir, flags.pinned);
+  if (flags.copy_prop) opt_copy_prop(ir);
+  if (flags.const_fold) opt_const_fold(ir);
+  if (flags.copy_prop) opt_copy_prop(ir);
+  if (flags.dce) opt_dce(ir);
+}
+
+}  // namespace tandem::tcg

@@ -1,0 +1,68 @@
+// Shared by the translate_*.cc files: the per-instruction translation context.
+#pragma once
+
+#include <cstddef>
+
+#include "accel/tcg/ir.h"
+#include "target/riscv/cpu_state.h"
+#include "target/riscv/decode.h"
+#include "target/riscv/translate.h"
+
+namespace tandem::riscv::translate_detail {
+
+using tcg::Cond;
+using tcg::Ir;
+using tcg::Opc;
+using tcg::Temp;
+using tcg::Type;
+
+inline int32_t x_off(unsigned r) {
+  return static_cast<int32_t>(offsetof(CpuState, x) + 8 * r);
+}
+inline int32_t f_off(unsigned r) {
+  return static_cast<int32_t>(offsetof(CpuState, f) + 8 * r);
+}
+
+struct Ctx {
+  Ir& ir;
+  const tcg::HostFeatures& host;
+  uint32_t frm;
+  uint64_t pc = 0;          // of the current instruction
+  uint64_t next_pc = 0;     // pc + length
+  unsigned insn_index = 0;  // instructions before this one in the TB
+  const DecodedInsn* d = nullptr;
+  bool end = false;  // the TB ends after this instruction
+
+  Temp c64(uint64_t v) { return ir.constant(Type::kI64, v); }
+  Temp x(unsigned r) { return r == 0 ? c64(0) : ir.ld_global(Type::kI64, x_off(r)); }
+  void set_x(unsigned r, Temp v) {
+    if (r != 0) ir.st_global(Type::kI64, x_off(r), v);
+  }
+  Temp f64(unsigned r) { return ir.ld_global(Type::kF64, f_off(r)); }
+  Temp f32(unsigned r) { return ir.ld_global(Type::kF32, f_off(r)); }  // NaN-box checked
+  void set_f64(unsigned r, Temp v) { ir.st_global(Type::kF64, f_off(r), v); }
+  void set_f32(unsigned r, Temp v) { ir.st_global(Type::kF32, f_off(r), v); }  // boxes
+
+  // Leaves the TB to the dispatcher with a guest exit kind.
+  void exit_guest(ExitKind kind, uint64_t pc_at, bool retired, Temp info = tcg::kNoTemp) {
+    ir.exit(static_cast<tcg::ExitCode>(static_cast<uint32_t>(tcg::ExitCode::kGuest) +
+                                       static_cast<uint32_t>(kind)),
+            pc_at, info);
+    ir.ops.back().aux2 = retired ? 1 : 0;
+    end = true;
+  }
+  void exit_code(tcg::ExitCode code, uint64_t pc_at) {
+    ir.exit(code, pc_at);
+    ir.ops.back().aux2 = 1;
+    end = true;
+  }
+  void illegal() { exit_guest(ExitKind::kIllegalInstruction, pc, false, c64(d->raw)); }
+};
+
+// Each returns false when the instruction is not theirs.
+bool translate_int(Ctx& c);     // RV64I, M, Zba, Zbb
+bool translate_atomic(Ctx& c);  // A
+bool translate_fp(Ctx& c);      // F, D
+bool translate_system(Ctx& c);  // ecall, ebreak, fence, fence.i, Zicsr
+
+}  // namespace tandem::riscv::translate_detail
