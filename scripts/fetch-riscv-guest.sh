@@ -21,52 +21,18 @@ die() {
 
 cache=${TANDEM_CACHE:-$HOME/.cache/tandem}/riscv64
 suite=${TANDEM_DEBIAN_SUITE:-trixie}
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 # The virtio drivers a virt-machine guest wants, and what they need.
 # ext4 lets the guest mount a Debian disk image on a virtio disk.
 wanted_modules=(virtio_mmio virtio_blk virtio_console virtio_rng virtio_net ext4)
 
-for tool in apt-get apt-cache dpkg-deb xz gzip file depmod; do
-  command -v "$tool" >/dev/null || die "'$tool' is missing (Debian: apt-get install apt dpkg xz-utils gzip file kmod)"
+for tool in xz gzip file depmod; do
+  command -v "$tool" >/dev/null || die "'$tool' is missing (Debian: apt-get install xz-utils gzip file kmod)"
 done
-[ -r "$keyring" ] || die "$keyring is missing (apt-get install debian-archive-keyring)"
-
-# The mirror the host uses for Debian (first URIs: line of a deb822 source that is not the
-# security archive), falling back to the one-line format and then to deb.debian.org.
-mirror=""
-if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-  mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-fi
-if [ -z "$mirror" ] && [ -r /etc/apt/sources.list ]; then
-  mirror=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)
-fi
-mirror=${TANDEM_DEBIAN_MIRROR:-${mirror:-http://deb.debian.org/debian}}
-
-apt_dir=$cache/apt
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs" "$cache/extract"
-echo "deb [arch=riscv64 signed-by=$keyring] $mirror $suite main" >"$apt_dir/sources.list"
-: >"$apt_dir/status" # an empty dpkg status: the host's installed packages play no part
-
-apt_opts=(
-  -o APT::Architecture=riscv64
-  -o APT::Architectures=riscv64
-  -o Dir::Etc::SourceList="$apt_dir/sources.list"
-  -o Dir::Etc::SourceParts=/dev/null
-  -o Dir::Etc::Preferences=/dev/null
-  -o Dir::Etc::PreferencesParts=/dev/null
-  -o Dir::State::Lists="$apt_dir/lists"
-  -o Dir::State::status="$apt_dir/status"
-  -o Dir::Cache="$apt_dir/cache"
-  -o Debug::NoLocking=1
-)
-# As root, apt drops to the _apt user for downloads, which cannot write to root's home.
-[ "$(id -u)" = 0 ] && apt_opts+=(-o APT::Sandbox::User=root)
-
-echo "fetch-riscv-guest: updating the $suite riscv64 package lists from $mirror"
-# apt-get update only warns when an index cannot be fetched or verified: check for the index.
-apt-get "${apt_opts[@]}" -qq update 2>&1 | sed 's/^/  apt: /' >&2 || true
-ls "$apt_dir"/lists/*_dists_"${suite}"_main_binary-riscv64_Packages* >/dev/null 2>&1 ||
-  die "no verified $suite riscv64 package list from $mirror (network down, or a signature apt rejected)"
+# shellcheck source=lib/debian-archive.sh
+. "$(dirname "$0")/lib/debian-archive.sh"
+mkdir -p "$cache/extract"
+archive_setup fetch-riscv-guest "$cache/apt" riscv64 "$suite"
+mirror=$(archive_mirror)
 
 # linux-image-riscv64 is a metapackage: its dependency names the versioned kernel package.
 kernel_pkg=$(apt-cache "${apt_opts[@]}" depends linux-image-riscv64 |
@@ -74,16 +40,10 @@ kernel_pkg=$(apt-cache "${apt_opts[@]}" depends linux-image-riscv64 |
 [ -n "$kernel_pkg" ] || die "cannot resolve linux-image-riscv64 to a versioned kernel package"
 
 packages=("$kernel_pkg" busybox-static opensbi)
-cd "$apt_dir/debs"
 for pkg in "${packages[@]}"; do
-  version=$(apt-cache "${apt_opts[@]}" policy "$pkg" | awk '/Candidate:/ {print $2}')
-  [ -n "$version" ] && [ "$version" != "(none)" ] || die "no candidate for $pkg in $suite riscv64"
-  deb=$(ls "${pkg}_${version//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
-  if [ -z "$deb" ]; then
-    echo "fetch-riscv-guest: downloading $pkg $version"
-    apt-get "${apt_opts[@]}" -qq download "$pkg=$version" || die "apt-get download $pkg failed"
-    deb=$(ls "${pkg}_${version//:/%3a}_"*.deb | head -n1)
-  fi
+  archive_download "$pkg"
+  deb=$archive_deb
+  version=$archive_version
   dest=$cache/extract/$pkg
   if [ ! -e "$dest/.done-$version" ]; then
     rm -rf "$dest"
