@@ -1,6 +1,7 @@
 #include "machine/run_machine.h"
 
 #include "base/error.h"
+#include "machine/riscv/virt_machine.h"
 #include "machine/x86/x86_machine.h"
 
 namespace tandem {
@@ -11,8 +12,10 @@ int run_machine(const MachineConfig& config) {
       x86::X86Machine machine(config);
       return machine.run();
     }
-    case MachineKind::kRiscvVirt:
-      fail("the riscv64 virt machine is not built yet");
+    case MachineKind::kRiscvVirt: {
+      riscv::VirtMachine machine(config);
+      return machine.run();
+    }
   }
   fail("unknown machine kind");
 }

@@ -25,10 +25,13 @@ TEST(RunMachine, RejectsTcgForX86) {
   EXPECT_EQ(error_of(c), "x86 guests need --accel kvm");
 }
 
-TEST(RunMachine, RiscvIsNotBuiltYet) {
+TEST(RunMachine, RiscvNeedsFirmwareAndARealKernel) {
   MachineConfig c;
   c.machine = MachineKind::kRiscvVirt;
-  EXPECT_NE(error_of(c).find("not built yet"), std::string::npos);
+  c.serials = {SerialConfig{"none"}};
+  EXPECT_NE(error_of(c).find("needs firmware"), std::string::npos);
+  c.bios = "/nonexistent/fw_jump.bin";
+  EXPECT_EQ(error_of(c), "cannot open firmware '/nonexistent/fw_jump.bin'");
 }
 
 TEST(RunMachine, BadSizesAreNamed) {

@@ -49,7 +49,8 @@ DecodeCache& decode_cache() {
 
 class Interpreter {
  public:
-  Interpreter(CpuState& cpu, GuestMemory& mem) : cpu_(cpu), mem_(mem) {}
+  Interpreter(CpuState& cpu, GuestMemory& mem, const InterpOptions& options = {})
+      : cpu_(cpu), mem_(mem), options_(options) {}
 
   ExitInfo run(uint64_t max_insns, const InsnHook* hook) {
     for (uint64_t n = 0; n < max_insns; ++n) {
@@ -131,6 +132,7 @@ class Interpreter {
 
   CpuState& cpu_;
   GuestMemory& mem_;
+  const InterpOptions options_;
   ExitInfo exit_{ExitKind::kInterrupted, 0};
 };
 
@@ -599,6 +601,8 @@ Step Interpreter::execute_csr(const DecodedInsn& d) {
   // csrrs/csrrc with x0 / uimm 0 do not write (and so may target read-only CSRs).
   const bool writes = is_write_op || d.rs1 != 0;
   uint64_t old;
+  if (options_.fp_disabled && d.csr >= 0x001 && d.csr <= 0x003) return illegal(d);
+  if (options_.system_counters && d.csr >= 0xc00 && d.csr <= 0xc02) return illegal(d);
   switch (d.csr) {
     case 0x001:
       old = cpu_.fflags;
@@ -652,6 +656,7 @@ Step Interpreter::execute_csr(const DecodedInsn& d) {
 Step Interpreter::execute_fp(const DecodedInsn& d) {
   const uint64_t a_x = x(d.rs1);
   const uint64_t addr = a_x + static_cast<uint64_t>(d.imm);
+  if (options_.fp_disabled) return illegal(d);
   switch (d.op) {
     case Op::kFlw: {
       uint32_t v;
@@ -874,6 +879,11 @@ ExitInfo interpret(CpuState& cpu, GuestMemory& mem, uint64_t max_insns) {
 
 ExitInfo interpret(CpuState& cpu, GuestMemory& mem, uint64_t max_insns, const InsnHook& hook) {
   return Interpreter(cpu, mem).run(max_insns, &hook);
+}
+
+ExitInfo interpret(CpuState& cpu, GuestMemory& mem, uint64_t max_insns, const InsnHook& hook,
+                   const InterpOptions& options) {
+  return Interpreter(cpu, mem, options).run(max_insns, &hook);
 }
 
 }  // namespace tandem::riscv

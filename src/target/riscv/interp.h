@@ -25,6 +25,18 @@ ExitInfo interpret(CpuState& cpu, GuestMemory& mem, uint64_t max_insns);
 using InsnHook = std::function<void(uint64_t pc, const DecodedInsn& insn)>;
 ExitInfo interpret(CpuState& cpu, GuestMemory& mem, uint64_t max_insns, const InsnHook& hook);
 
+// Full-system mode (src/target/riscv/system): what the privileged layer takes over. With
+// `system_counters`, the counter CSRs (cycle, time, instret) are not read here but reported as
+// an illegal-instruction exit, so the system layer applies mcounteren/scounteren and reads
+// `time` from the machine's timer. With `fp_disabled` (mstatus.FS == Off) every FP instruction
+// and the FP CSRs are illegal.
+struct InterpOptions {
+  bool system_counters = false;
+  bool fp_disabled = false;
+};
+ExitInfo interpret(CpuState& cpu, GuestMemory& mem, uint64_t max_insns, const InsnHook& hook,
+                   const InterpOptions& options);
+
 // Reads the 10 MHz `time` counter.
 uint64_t read_time_counter();
 

@@ -1,0 +1,320 @@
+#include "target/riscv/system/hart.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "target/riscv/decode.h"
+#include "target/riscv/fp.h"
+#include "target/riscv/interp.h"
+
+namespace tandem::riscv {
+namespace {
+
+constexpr uint32_t kMret = 0x30200073, kSret = 0x10200073, kWfi = 0x10500073;
+
+// TANDEM_TRACE_TRAPS=1 logs every trap to stderr (like QEMU's -d int).
+bool trace_traps() {
+  static const bool on = std::getenv("TANDEM_TRACE_TRAPS") != nullptr;
+  return on;
+}
+
+// TANDEM_TRACE_MMIO=1 logs every emulated (MMIO or page-crossing) access.
+bool trace_mmio() {
+  static const bool on = std::getenv("TANDEM_TRACE_MMIO") != nullptr;
+  return on;
+}
+
+const InsnHook& no_hook() {
+  static const InsnHook hook;
+  return hook;
+}
+
+}  // namespace
+
+SystemHart::SystemHart(unsigned hartid, const GuestRam& ram, const IoBus& mmio, PrivEnv env)
+    : mem(ram, mmio, ps), env_(env) {
+  env_.hartid = hartid;
+}
+
+bool SystemHart::waiting() const {
+  return wfi_ && (ps.mip(hw_pending()) & ps.mie) == 0;
+}
+
+void SystemHart::trap(uint64_t cause, uint64_t tval) {
+  if (trace_traps()) {
+    std::fprintf(stderr, "trap: hart %u cause %#llx tval %#llx pc %#llx priv %u\n", env_.hartid,
+                 static_cast<unsigned long long>(cause), static_cast<unsigned long long>(tval),
+                 static_cast<unsigned long long>(cpu.pc), static_cast<unsigned>(ps.priv));
+  }
+  cpu.pc = ps.take_trap(cause, tval, cpu.pc);
+  ++traps_taken;
+}
+
+void SystemHart::run(uint64_t max_insns) {
+  uint64_t done = 0;
+  while (done < max_insns) {
+    const uint64_t pending = hw_pending();
+    if (auto irq = ps.pending_interrupt(pending)) {
+      wfi_ = false;
+      trap(kInterruptFlag | *irq, 0);
+    }
+    if (wfi_) {
+      // WFI ends when an interrupt is pending and enabled in mie, whatever the global enables.
+      if ((ps.mip(pending) & ps.mie) == 0) return;
+      wfi_ = false;
+    }
+    const InterpOptions options{.system_counters = true, .fp_disabled = !ps.fp_enabled()};
+    const uint64_t before = cpu.instret;
+    const ExitInfo exit = interpret(cpu, mem, max_insns - done, no_hook(), options);
+    done += cpu.instret - before + 1;  // + 1: an exit that retired nothing still counts
+    handle_exit(exit);
+  }
+}
+
+void SystemHart::handle_exit(const ExitInfo& exit) {
+  switch (exit.kind) {
+    case ExitKind::kInterrupted:
+    case ExitKind::kFenceI:
+      return;
+    case ExitKind::kEcall:
+      trap(ps.priv == Priv::kU ? kEcallU : ps.priv == Priv::kS ? kEcallS : kEcallM, 0);
+      return;
+    case ExitKind::kEbreak:
+      trap(kBreakpoint, cpu.pc);
+      return;
+    case ExitKind::kIllegalInstruction:
+      handle_illegal(static_cast<uint32_t>(exit.info));
+      return;
+    case ExitKind::kFetchFault: {
+      const MemFault& f = mem.last_fault();
+      trap(fault_cause(f.kind == FaultKind::kPage ? FaultKind::kPage : FaultKind::kAccess,
+                       Access::kExec),
+           exit.info);
+      return;
+    }
+    case ExitKind::kLoadFault:
+    case ExitKind::kStoreFault: {
+      const Access access = exit.kind == ExitKind::kLoadFault ? Access::kRead : Access::kWrite;
+      const MemFault f = mem.last_fault();
+      if (f.kind == FaultKind::kSlow) {
+        emulate_access(f.kind, access, exit.info);
+      } else {
+        trap(fault_cause(f.kind, access), exit.info);
+      }
+      return;
+    }
+    case ExitKind::kMisaligned:
+      trap(kStoreMisaligned, exit.info);
+      return;
+  }
+}
+
+// A load or store the TLB fast path could not serve (MMIO, or crossing a page): executed here,
+// one device access of the instruction's width when it stays within a page.
+void SystemHart::emulate_access(FaultKind, Access access, uint64_t addr) {
+  uint32_t raw = 0;
+  const uint8_t* lo = mem.translate(cpu.pc, 2, Access::kExec);
+  if (!lo) return trap(fault_cause(mem.last_fault().kind, Access::kExec), cpu.pc);
+  uint16_t half;
+  std::memcpy(&half, lo, 2);
+  raw = half;
+  if (insn_length(half) == 4) {
+    const uint8_t* hi = mem.translate(cpu.pc + 2, 2, Access::kExec);
+    if (!hi) return trap(fault_cause(mem.last_fault().kind, Access::kExec), cpu.pc + 2);
+    std::memcpy(&half, hi, 2);
+    raw |= static_cast<uint32_t>(half) << 16;
+  }
+  const DecodedInsn d = decode(raw);
+  unsigned size = 0;
+  bool is_signed = false, is_fp = false, is_store = false;
+  switch (d.op) {
+    case Op::kLb:
+      size = 1, is_signed = true;
+      break;
+    case Op::kLh:
+      size = 2, is_signed = true;
+      break;
+    case Op::kLw:
+      size = 4, is_signed = true;
+      break;
+    case Op::kLd:
+      size = 8;
+      break;
+    case Op::kLbu:
+      size = 1;
+      break;
+    case Op::kLhu:
+      size = 2;
+      break;
+    case Op::kLwu:
+      size = 4;
+      break;
+    case Op::kFlw:
+      size = 4, is_fp = true;
+      break;
+    case Op::kFld:
+      size = 8, is_fp = true;
+      break;
+    case Op::kSb:
+      size = 1, is_store = true;
+      break;
+    case Op::kSh:
+      size = 2, is_store = true;
+      break;
+    case Op::kSw:
+      size = 4, is_store = true;
+      break;
+    case Op::kSd:
+      size = 8, is_store = true;
+      break;
+    case Op::kFsw:
+      size = 4, is_store = is_fp = true;
+      break;
+    case Op::kFsd:
+      size = 8, is_store = is_fp = true;
+      break;
+    default:
+      // Atomics on MMIO (or anything else): an access fault, as on hardware without AMO PMAs.
+      return trap(access == Access::kRead ? kLoadAccessFault : kStoreAccessFault, addr);
+  }
+  const uint64_t vaddr = cpu.x[d.rs1] + static_cast<uint64_t>(d.imm);
+  uint8_t buf[8] = {};
+  if (is_store) {
+    const uint64_t v = is_fp ? cpu.f[d.rs2] : cpu.x[d.rs2];
+    std::memcpy(buf, &v, 8);
+    const MemFault f = mem.access(vaddr, {buf, size}, Access::kWrite);
+    if (f.kind != FaultKind::kNone) return trap(fault_cause(f.kind, Access::kWrite), vaddr);
+  } else {
+    const MemFault f = mem.access(vaddr, {buf, size}, Access::kRead);
+    if (f.kind != FaultKind::kNone) return trap(fault_cause(f.kind, Access::kRead), vaddr);
+    uint64_t v = 0;
+    std::memcpy(&v, buf, 8);
+    if (is_fp) {
+      cpu.f[d.rd] = size == 4 ? fp::box32(static_cast<uint32_t>(v)) : v;
+    } else {
+      if (is_signed && size < 8) {
+        const unsigned shift = 64 - 8 * size;
+        v = static_cast<uint64_t>(static_cast<int64_t>(v << shift) >> shift);
+      }
+      if (d.rd != 0) cpu.x[d.rd] = v;
+    }
+  }
+  if (trace_mmio()) {
+    uint64_t v = 0;
+    std::memcpy(&v, buf, 8);
+    std::fprintf(stderr, "mmio: %s %#llx size %u value %#llx pc %#llx\n", is_store ? "W" : "R",
+                 static_cast<unsigned long long>(vaddr), size, static_cast<unsigned long long>(v),
+                 static_cast<unsigned long long>(cpu.pc));
+  }
+  cpu.pc += d.length;
+  ++cpu.instret;
+}
+
+void SystemHart::handle_illegal(uint32_t raw) {
+  if ((raw & 3) == 3 && exec_system(raw)) return;
+  trap(kIllegalInsn, raw);
+}
+
+bool SystemHart::exec_system(uint32_t raw) {
+  if ((raw & 0x7f) != 0x73) return false;
+  const unsigned funct3 = (raw >> 12) & 7;
+  const unsigned rd = (raw >> 7) & 31, rs1 = (raw >> 15) & 31;
+  const bool tvm = ps.mstatus & mstatus_bits::kTvm;
+  if (funct3 == 0) {
+    if (raw == kMret) {
+      if (ps.priv != Priv::kM) return false;
+      const bool mprv = ps.mstatus & mstatus_bits::kMprv;
+      cpu.pc = ps.mret();
+      if (mprv) mem.flush_tlb();
+    } else if (raw == kSret) {
+      if (ps.priv == Priv::kU || (ps.priv == Priv::kS && (ps.mstatus & mstatus_bits::kTsr))) {
+        return false;
+      }
+      const bool mprv = ps.mstatus & mstatus_bits::kMprv;
+      cpu.pc = ps.sret();
+      if (mprv) mem.flush_tlb();
+    } else if (raw == kWfi) {
+      if (ps.priv == Priv::kU || (ps.priv == Priv::kS && (ps.mstatus & mstatus_bits::kTw))) {
+        return false;
+      }
+      cpu.pc += 4;
+      wfi_ = true;
+    } else if ((raw & 0xfe007fff) == 0x12000073) {  // sfence.vma
+      if (ps.priv == Priv::kU || (ps.priv == Priv::kS && tvm)) return false;
+      cpu.pc += 4;
+      mem.flush_tlb();
+    } else {
+      return false;
+    }
+    ++cpu.instret;
+    return true;
+  }
+  if (funct3 == 4) return false;
+  const uint16_t csr = static_cast<uint16_t>(raw >> 20);
+  const bool imm_form = funct3 >= 5;
+  const uint64_t operand = imm_form ? rs1 : cpu.x[rs1];
+  const unsigned op = funct3 & 3;  // 1 rw, 2 rs, 3 rc
+  const bool writes = op == 1 || rs1 != 0;
+  if (!ps.csr_accessible(csr, writes)) return false;
+  const auto old = ps.read_csr(csr, hw_pending(), cpu.instret, env_);
+  if (!old) return false;
+  if (writes) {
+    // mip.SEIP reads as the OR of the software bit and the PLIC's line, but csrrs/csrrc modify
+    // the software bit alone: otherwise OpenSBI's `csrs mip, STIP` would latch a pending
+    // external interrupt into the software bit, where the kernel can never clear it.
+    uint64_t base = *old;
+    if (csr == 0x344) base = (base & ~kSei) | (ps.mip_soft & kSei);
+    const uint64_t value = op == 1 ? operand : op == 2 ? (base | operand) : (base & ~operand);
+    bool flush = false;
+    if (!ps.write_csr(csr, value, cpu.instret, flush)) return false;
+    if (flush) mem.flush_tlb();
+  }
+  if (rd != 0) cpu.x[rd] = *old;
+  cpu.pc += 4;
+  ++cpu.instret;
+  return true;
+}
+
+HartGroup::HartGroup(unsigned num_harts, const GuestRam& ram, const IoBus& mmio, PrivEnv env) {
+  for (unsigned i = 0; i < num_harts; ++i) {
+    harts_.push_back(std::make_unique<SystemHart>(i, ram, mmio, env));
+  }
+}
+
+void HartGroup::set_pending(unsigned hart, unsigned irq_bit, bool level) {
+  if (hart >= harts_.size()) return;
+  harts_[hart]->set_pending(irq_bit, level);
+  std::lock_guard lock(mutex_);
+  wake_.notify_all();
+}
+
+void HartGroup::stop() {
+  stop_.store(true, std::memory_order_release);
+  std::lock_guard lock(mutex_);
+  wake_.notify_all();
+}
+
+void HartGroup::run() {
+  while (!stopped()) {
+    bool all_waiting = true;
+    for (auto& h : harts_) {
+      h->run(kSlice);
+      if (!h->waiting()) all_waiting = false;
+      if (stopped()) return;
+    }
+    if (all_waiting) {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(100), [&] {
+        if (stopped()) return true;
+        for (auto& h : harts_) {
+          if (!h->waiting()) return true;
+        }
+        return false;
+      });
+    }
+  }
+}
+
+}  // namespace tandem::riscv
