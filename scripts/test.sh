@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs=$(nproc)
 scripts/fetch-test-kernels.sh  # real kernels some tests parse, cached outside the tree
+scripts/fetch-riscv-guest.sh   # OpenSBI, Debian's riscv64 kernel, busybox: the RISC-V guest
 
 scripts/build.sh
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 600)

@@ -79,7 +79,8 @@ TEST(VirtMachine, PrivilegedIsaBareMetal) {
 
 void boot_opensbi(const char* firmware) {
   const std::string fw = cache_file(firmware);
-  if (!exists(fw)) GTEST_SKIP() << fw << " missing (scripts/fetch-riscv-guest.sh)";
+  if (!exists(fw))
+    FAIL() << fw << " missing: scripts/test.sh fetches it (scripts/fetch-riscv-guest.sh)";
   char log[] = "/tmp/tandem-virt-uart-XXXXXX";
   const int fd = mkstemp(log);
   ASSERT_GE(fd, 0);
