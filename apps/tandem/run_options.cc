@@ -190,7 +190,7 @@ AccelKind parse_accel_name(std::string_view name) {
 constexpr std::string_view kMachineHelp =
     "Supported machines are:\n"
     "x86                  x86-64 PC on KVM (also: pc, q35, microvm, pc-q35-*, pc-i440fx-*)\n"
-    "virt                 RISC-V RV64GC virt board (also: riscv-virt)\n";
+    "virt                 RISC-V RV64GC virt board (also: riscv-virt) (default)\n";
 constexpr std::string_view kDeviceHelp =
     "Devices that -device can add:\n"
     "isa-debug-exit       [iobase=0x501][,iosize=2]: a write of v exits with (v << 1) | 1\n"
@@ -208,7 +208,8 @@ void define_options(CLI::App& app, Parsed& p) {
   app.description("Runs a virtual machine. QEMU's spellings of the options also work.");
   auto last = [](CLI::Option* o) { o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); };
   last(app.add_option("--machine", p.machine,
-                      "Machine: x86 (also pc, q35, microvm) or virt (RISC-V). QEMU: -M, -machine"));
+                      "Machine: virt (RISC-V, the default) or x86 (also pc, q35, microvm; the default with "
+                      "--accel kvm). QEMU: -M, -machine"));
   app.add_option("--accel", p.accel,
                  "Accelerator: kvm (x86) or tcg (RISC-V). QEMU: -accel, -enable-kvm");
   last(app.add_option("--cpu", p.cpu, "CPU model: host or max (x86), rv64 or max (RISC-V)"));
@@ -442,6 +443,7 @@ RunCommand parse_run_options(std::span<const std::string> args) {
     return run;
   }
   std::optional<AccelKind> accel;
+  bool machine_named = false;
   if (p.machine) {
     auto props = split(*p.machine, ',');
     std::string_view type = props[0];
@@ -464,7 +466,10 @@ RunCommand parse_run_options(std::span<const std::string> args) {
       run.info = std::string(kMachineHelp);
       return run;
     }
-    if (!type.empty()) c.machine = parse_machine_name(type);
+    if (!type.empty()) {  // "-machine accel=kvm" names no machine
+      c.machine = parse_machine_name(type);
+      machine_named = true;
+    }
   }
   if (!p.accel.empty()) {
     // QEMU tries repeated -accel options in order; the first is the one wanted.
@@ -487,6 +492,11 @@ RunCommand parse_run_options(std::span<const std::string> args) {
   if (p.enable_kvm) {
     if (accel && *accel != AccelKind::kKvm) fail("-enable-kvm conflicts with -accel tcg");
     accel = AccelKind::kKvm;
+  }
+  if (!machine_named) {
+    // No machine named: KVM runs only x86-64 guests, so asking for it picks the x86 machine;
+    // otherwise the default is the RISC-V virt machine with its Debian guest.
+    c.machine = accel == AccelKind::kKvm ? MachineKind::kX86 : MachineKind::kRiscvVirt;
   }
   bool riscv = c.machine == MachineKind::kRiscvVirt;
   if (accel) {

@@ -29,8 +29,8 @@ std::string error_of(std::vector<std::string> args) {
 
 TEST(RunOptions, Defaults) {
   MachineConfig c = parse({});
-  EXPECT_EQ(c.machine, MachineKind::kX86);
-  EXPECT_EQ(c.accel, AccelKind::kKvm);
+  EXPECT_EQ(c.machine, MachineKind::kRiscvVirt);
+  EXPECT_EQ(c.accel, AccelKind::kTcg);
   EXPECT_EQ(c.memory_bytes, 512ull << 20);
   EXPECT_EQ(c.cpus, 1u);
   EXPECT_TRUE(c.serials.empty());
@@ -140,13 +140,23 @@ TEST(RunOptions, Accelerators) {
   EXPECT_EQ(parse({"-accel", "accel=kvm"}).accel, AccelKind::kKvm);
 }
 
+TEST(RunOptions, KvmWithoutAMachinePicksX86) {
+  EXPECT_EQ(parse({"--accel", "kvm"}).machine, MachineKind::kX86);
+  EXPECT_EQ(parse({"-enable-kvm"}).machine, MachineKind::kX86);
+  EXPECT_EQ(parse({"-machine", "accel=kvm"}).machine, MachineKind::kX86);
+  EXPECT_EQ(parse({"-accel", "tcg"}).machine, MachineKind::kRiscvVirt);
+  EXPECT_EQ(parse({"-M", "pc"}).machine, MachineKind::kX86);
+  EXPECT_EQ(parse({"-M", "pc"}).accel, AccelKind::kKvm);
+}
+
 TEST(RunOptions, CpuModels) {
-  parse({"-cpu", "host"});
-  parse({"-cpu", "max"});
+  parse({"-M", "x86", "-cpu", "host"});
+  parse({"-M", "x86", "-cpu", "max"});
   parse({"-M", "virt", "-cpu", "rv64"});
-  EXPECT_EQ(error_of({"-cpu", "Skylake-Server"}),
+  parse({"-cpu", "rv64"});
+  EXPECT_EQ(error_of({"-M", "x86", "-cpu", "Skylake-Server"}),
             "unknown CPU model 'Skylake-Server' (use host or max)");
-  EXPECT_NE(error_of({"-cpu", "host,+x2apic"}).find("feature"), std::string::npos);
+  EXPECT_NE(error_of({"-M", "x86", "-cpu", "host,+x2apic"}).find("feature"), std::string::npos);
   EXPECT_NE(error_of({"-M", "virt", "-cpu", "host"}).find("rv64"), std::string::npos);
 }
 

@@ -1,6 +1,7 @@
 #include "machine/run_machine.h"
 
 #include "base/error.h"
+#include "machine/riscv/default_guest.h"
 #include "machine/riscv/virt_machine.h"
 #include "machine/x86/x86_machine.h"
 
@@ -13,7 +14,9 @@ int run_machine(const MachineConfig& config) {
       return machine.run();
     }
     case MachineKind::kRiscvVirt: {
-      riscv::VirtMachine machine(config);
+      MachineConfig with_guest = config;
+      riscv::apply_default_guest(with_guest);
+      riscv::VirtMachine machine(with_guest);
       return machine.run();
     }
   }

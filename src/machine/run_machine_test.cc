@@ -1,5 +1,10 @@
 #include "machine/run_machine.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -29,9 +34,31 @@ TEST(RunMachine, RiscvNeedsFirmwareAndARealKernel) {
   MachineConfig c;
   c.machine = MachineKind::kRiscvVirt;
   c.serials = {SerialConfig{"none"}};
+  c.kernel = "/nonexistent/Image";
   EXPECT_NE(error_of(c).find("needs firmware"), std::string::npos);
   c.bios = "/nonexistent/fw_jump.bin";
   EXPECT_EQ(error_of(c), "cannot open firmware '/nonexistent/fw_jump.bin'");
+}
+
+TEST(RunMachine, DefaultGuestMissingNamesTheFetchScript) {
+  char dir[] = "/tmp/tandem-empty-cache-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const char* old = std::getenv("TANDEM_CACHE");
+  std::string saved = old ? old : "";
+  ::setenv("TANDEM_CACHE", dir, 1);
+  MachineConfig c;
+  c.machine = MachineKind::kRiscvVirt;
+  c.accel = AccelKind::kTcg;
+  c.serials = {SerialConfig{"none"}};
+  std::string err = error_of(c);
+  if (old) {
+    ::setenv("TANDEM_CACHE", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TANDEM_CACHE");
+  }
+  ::rmdir(dir);
+  EXPECT_NE(err.find("scripts/fetch-riscv-guest.sh"), std::string::npos) << err;
+  EXPECT_NE(err.find("fw_jump.bin"), std::string::npos) << err;
 }
 
 TEST(RunMachine, BadSizesAreNamed) {
