@@ -106,10 +106,13 @@ class Syscalls {
 
  private:
   // Host pointer for a guest buffer, or nullptr (then the call fails with EFAULT). A zero
-  // length is always fine.
+  // length is always fine. Every guest buffer a call writes (the host kernel or this layer)
+  // passes here with kWrite, so the engine can get those pages ready for a host write.
   void* buf(uint64_t addr, uint64_t len, Access access) {
     if (len == 0) return as_.base() + (addr < as_.limit() ? addr : 0);
-    return as_.translate(addr, len, access);
+    void* h = as_.translate(addr, len, access);
+    if (h && access == Access::kWrite) p_.engine->prepare_host_write(addr, len);
+    return h;
   }
   void* in(uint64_t addr, uint64_t len) { return buf(addr, len, Access::kRead); }
   void* out(uint64_t addr, uint64_t len) { return buf(addr, len, Access::kWrite); }
@@ -357,7 +360,9 @@ int64_t Syscalls::sys_brk(uint64_t addr) {
       return static_cast<int64_t>(p_.brk_cur);
     }
   } else if (new_end < old_end) {
-    as_.unmap(new_end, old_end - new_end);
+    if (as_.unmap(new_end, old_end - new_end) == 0) {
+      p_.engine->invalidate_code(new_end, old_end - new_end);
+    }
   }
   p_.brk_cur = addr;
   return static_cast<int64_t>(addr);
@@ -801,7 +806,9 @@ int64_t Syscalls::dispatch(int nr, const uint64_t a[6]) {
       if (i2 == MADV_DONTNEED) {
         // Observable: private anonymous pages read back as zero afterwards.
         if (!as_.is_mapped(a[0], len)) return -ENOMEM;
-        return host_result(::madvise(as_.base() + a[0], len, MADV_DONTNEED));
+        const int64_t r = host_result(::madvise(as_.base() + a[0], len, MADV_DONTNEED));
+        if (r == 0) p_.engine->invalidate_code(a[0], len);  // code there is gone too
+        return r;
       }
       return 0;  // advice only
     }

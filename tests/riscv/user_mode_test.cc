@@ -169,6 +169,7 @@ INSTANTIATE_TEST_SUITE_P(
             Case{"isa_int", "isa_int", {}, {}, 0, 0, {"unary 8000000000000000:"}},
             Case{"isa_atomic", "isa_atomic", {}, {}, 0, 0, {}},
             Case{"isa_fp", "isa_fp", {}, {}, 0, 0, {}},
+            Case{"code_pages", "code_pages", {}, {}, 0, 0, {}},
             Case{"signal_abort", "signal_abort", {}, {"abort"}, 0, SIGABRT, {}},
             Case{"signal_segv", "signal_abort", {}, {"segv"}, 0, SIGSEGV, {}},
             Case{"signal_ill", "signal_abort", {}, {"ill"}, 0, SIGILL, {}},

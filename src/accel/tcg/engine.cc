@@ -237,6 +237,21 @@ void TcgEngine::invalidate_code(uint64_t start, uint64_t len) {
 
 // ---- self-modifying code ------------------------------------------------------------------
 
+void TcgEngine::prepare_host_write(uint64_t start, uint64_t len) {
+  if (len == 0) return;
+  const uint64_t end = start + len < start ? UINT64_MAX : start + len;
+  // Only the protected pages in the range matter; walk those rather than every page (the
+  // buffer of a read() may be huge).
+  auto it = protected_pages_.lower_bound(start & ~(kPage - 1));
+  while (it != protected_pages_.end() && *it < end) {
+    const uint64_t page = *it;
+    // Like a guest store to the page: its translations go, and so does the protection.
+    invalidate_code(page, kPage);
+    if (protected_pages_.count(page)) unprotect_page(page);
+    it = protected_pages_.upper_bound(page);
+  }
+}
+
 void TcgEngine::protect_pages(const Tb& tb) {
   for (uint64_t page = tb.pc & ~(kPage - 1); page < tb.end; page += kPage) {
     if (protected_pages_.count(page)) continue;

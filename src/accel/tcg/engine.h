@@ -75,6 +75,7 @@ class TcgEngine : public riscv::ExecutionEngine {
 
   riscv::ExitInfo run(riscv::CpuState& cpu) override;
   void invalidate_code(uint64_t start, uint64_t len) override;
+  void prepare_host_write(uint64_t start, uint64_t len) override;
   const char* name() const override { return "tcg"; }
 
   // Makes run() return kInterrupted soon. Async-signal-safe.

@@ -3,8 +3,10 @@
 // from host SIGSEGV in generated code, and asynchronous exit requests.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -176,6 +178,36 @@ TEST_F(EngineTest, InvalidateCodeDropsStaleTranslations) {
   cpu_.pc = 0x1000;
   EXPECT_EQ(run_until_exit().kind, ExitKind::kEcall);
   EXPECT_EQ(cpu_.x[kA0], 9u);
+}
+
+// A system call's output buffer on a page whose code was translated: the host kernel answers
+// EFAULT for a write-protected page, so prepare_host_write() must drop the translations and
+// lift the protection of exactly the pages in the range.
+TEST_F(EngineTest, PrepareHostWriteUnprotectsCodePagesForTheKernel) {
+  program(0x1000, {addi(kA0, 0, 7), J(0, 0x3000 - 0x1004)});
+  program(0x3000, {addi(kA1, 0, 1), kEcall});
+  make_engine();
+  cpu_.pc = 0x1000;
+  EXPECT_EQ(run_until_exit().kind, ExitKind::kEcall);
+  EXPECT_EQ(cpu_.x[kA0], 7u);
+
+  int fds[2];
+  ASSERT_EQ(0, ::pipe(fds));
+  const uint32_t new_insn = addi(kA0, 0, 9);
+  ASSERT_EQ(4, ::write(fds[1], &new_insn, 4));
+  ASSERT_EQ(-1, ::read(fds[0], mem_.base() + 0x1000, 4)) << "code page not write-protected?";
+  EXPECT_EQ(errno, EFAULT);
+  engine_->prepare_host_write(0x1000, 4);
+  EXPECT_EQ(4, ::read(fds[0], mem_.base() + 0x1000, 4));
+  // The other code page keeps its protection.
+  ASSERT_EQ(4, ::write(fds[1], &new_insn, 4));
+  EXPECT_EQ(-1, ::read(fds[0], mem_.base() + 0x3004, 4));
+  ::close(fds[0]);
+  ::close(fds[1]);
+
+  cpu_.pc = 0x1000;
+  EXPECT_EQ(run_until_exit().kind, ExitKind::kEcall);
+  EXPECT_EQ(cpu_.x[kA0], 9u);  // no stale translation, even without fence.i
 }
 
 TEST_F(EngineTest, HostFaultInGeneratedCodeBecomesPreciseGuestFault) {

@@ -28,6 +28,11 @@ class ExecutionEngine {
   // Guest code in [start, start + len) may have changed (fence.i, munmap/mprotect of code,
   // riscv_flush_icache). len == UINT64_MAX: everything.
   virtual void invalidate_code(uint64_t start, uint64_t len) = 0;
+  // The host kernel is about to write guest bytes [start, start + len) on the guest's behalf
+  // (a system call's output buffer). An engine that write-protects host pages holding
+  // translated code must drop those translations and lift the protection first: the kernel
+  // reports EFAULT for such a page instead of raising a fault the engine could handle.
+  virtual void prepare_host_write(uint64_t /*start*/, uint64_t /*len*/) {}
   virtual const char* name() const = 0;
 };
 
