@@ -198,6 +198,16 @@ TEST(UserModeEdges, InAsmTrace) {
   EXPECT_NE(r.err.find("IN:"), std::string::npos);
 }
 
+TEST(UserModeEdges, OutAsmTraceDisassemblesHostCode) {
+  // capstone is loaded only when this trace asks for it (src/accel/tcg/host_disasm.cc).
+  const Result r = run({TANDEM_BIN, "user", "-d", "out_asm", guest("hello")});
+  EXPECT_TRUE(r.exited);
+  EXPECT_EQ(r.out, "Hello, world!\n");
+  EXPECT_NE(r.err.find("OUT:"), std::string::npos);
+  EXPECT_EQ(r.err.find("capstone unavailable"), std::string::npos) << r.err.substr(0, 200);
+  EXPECT_NE(r.err.find("  jmp "), std::string::npos);
+}
+
 TEST(UserModeEdges, Argv0Override) {
   const Result r = run({TANDEM_BIN, "user", "--interp", "-0", "renamed", guest("args_env"), "a"});
   EXPECT_EQ(r.code, 2);

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include <capstone/capstone.h>
 #include <fmt/format.h>
 
 #include "base/error.h"
@@ -460,20 +459,6 @@ std::unique_ptr<riscv::ExecutionEngine> make_tcg_engine(riscv::GuestMemory& mem,
                                                         const riscv::TraceOptions& trace,
                                                         const TcgOptions& opts) {
   return std::make_unique<TcgEngine>(mem, trace, opts);
-}
-
-std::string disassemble_host(const uint8_t* code, size_t size) {
-  csh handle;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return "(capstone unavailable)\n";
-  cs_insn* insn = nullptr;
-  size_t n = cs_disasm(handle, code, size, reinterpret_cast<uint64_t>(code), 0, &insn);
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += fmt::format("0x{:012x}:  {:<8} {}\n", insn[i].address, insn[i].mnemonic, insn[i].op_str);
-  }
-  if (n) cs_free(insn, n);
-  cs_close(&handle);
-  return out;
 }
 
 }  // namespace tandem::tcg
