@@ -17,36 +17,15 @@
 #include "machine/riscv/default_guest.h"
 #include "machine/riscv/initramfs/initramfs_builder.h"
 #include "machine/riscv/virt_machine.h"
+#include "virt_test_util.h"
 
 namespace tandem::riscv {
 namespace {
 
+using testing::run_with_timeout;
+using testing::slurp;
+
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-int run_with_timeout(VirtMachine& machine, std::chrono::seconds limit) {
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
-  std::thread watchdog([&] {
-    std::unique_lock lock(m);
-    if (!cv.wait_for(lock, limit, [&] { return done; })) machine.request_exit(124);
-  });
-  const int status = machine.run();
-  {
-    std::lock_guard lock(m);
-    done = true;
-  }
-  cv.notify_all();
-  watchdog.join();
-  return status;
-}
 
 TEST(DebianBoot, ShellCommandsAndPoweroff) {
   const fs::path dir = default_guest_dir();

@@ -1,6 +1,7 @@
 // The virt machine end to end, in-process: a bare-metal privileged-ISA test in M and S mode,
 // OpenSBI booting an S-mode payload that powers off through SBI, and bad input.
 #include "machine/riscv/virt_machine.h"
+#include "virt_test_util.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -18,6 +19,9 @@
 namespace tandem::riscv {
 namespace {
 
+using testing::run_with_timeout;
+using testing::slurp;
+
 std::string guest(const char* name) {
   return std::string(VIRT_GUEST_DIR) + "/" + name;
 }
@@ -31,32 +35,6 @@ std::string cache_file(const char* name) {
 
 bool exists(const std::string& path) {
   return ::access(path.c_str(), R_OK) == 0;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs the machine with a time limit; 124 when it had to be stopped.
-int run_with_timeout(VirtMachine& machine, std::chrono::seconds limit) {
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
-  std::thread watchdog([&] {
-    std::unique_lock lock(m);
-    if (!cv.wait_for(lock, limit, [&] { return done; })) machine.request_exit(124);
-  });
-  const int status = machine.run();
-  {
-    std::lock_guard lock(m);
-    done = true;
-  }
-  cv.notify_all();
-  watchdog.join();
-  return status;
 }
 
 MachineConfig base_config() {
