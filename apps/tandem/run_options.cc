@@ -184,7 +184,8 @@ MachineKind parse_machine_name(std::string_view name) {
 AccelKind parse_accel_name(std::string_view name) {
   if (name == "kvm") return AccelKind::kKvm;
   if (name == "tcg") return AccelKind::kTcg;
-  fail("unknown accelerator '{}' (use kvm or tcg)", name);
+  if (name == "interp") return AccelKind::kInterp;
+  fail("unknown accelerator '{}' (use kvm, tcg or interp)", name);
 }
 
 constexpr std::string_view kMachineHelp =

@@ -207,6 +207,8 @@ int run(int argc, char** argv, const EngineFactory* translator) {
         break;
       case riscv::ExitKind::kInterrupted:
         break;
+      case riscv::ExitKind::kStep:  // full-system only
+        fail("internal error: single-step exit in user mode at pc 0x{:x}", cpu.pc);
     }
   }
 }

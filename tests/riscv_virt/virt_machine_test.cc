@@ -37,23 +37,52 @@ bool exists(const std::string& path) {
   return ::access(path.c_str(), R_OK) == 0;
 }
 
-MachineConfig base_config() {
+MachineConfig base_config(AccelKind accel = AccelKind::kTcg) {
   MachineConfig c;
   c.machine = MachineKind::kRiscvVirt;
-  c.accel = AccelKind::kTcg;
+  c.accel = accel;
   c.memory_bytes = 128ull << 20;
   c.serials = {SerialConfig{"none"}};
   return c;
 }
 
-TEST(VirtMachine, PrivilegedIsaBareMetal) {
-  MachineConfig c = base_config();
+// Bare-metal guests run under the translator (tcg) and the reference interpreter (interp).
+class VirtEngines : public ::testing::TestWithParam<AccelKind> {};
+
+int run_bare_metal(AccelKind accel, const char* binary) {
+  MachineConfig c = base_config(accel);
   c.bios = "none";
-  c.kernel = guest("priv_test.bin");
+  c.kernel = guest(binary);
   VirtMachine machine(c);
-  // The exit status is the number of the first failing step (see guest/priv_test.S).
+  return run_with_timeout(machine, std::chrono::seconds(30));
+}
+
+// The exit status is the number of the first failing step (see guest/priv_test.S).
+TEST_P(VirtEngines, PrivilegedIsaBareMetal) {
+  EXPECT_EQ(run_bare_metal(GetParam(), "priv_test.bin"), 0);
+}
+
+// Self-modifying and remapped code, MMIO, FS, atomics, page-crossing instructions and precise
+// faults (guest/tcg_test.S).
+TEST_P(VirtEngines, FullSystemTranslationBareMetal) {
+  EXPECT_EQ(run_bare_metal(GetParam(), "tcg_test.bin"), 0);
+}
+
+// Two harts round-robin: the second parks in WFI (--bios none starts both at the image).
+TEST_P(VirtEngines, TwoHartsBareMetal) {
+  MachineConfig c = base_config(GetParam());
+  c.bios = "none";
+  c.cpus = 2;
+  c.kernel = guest("tcg_test.bin");
+  VirtMachine machine(c);
   EXPECT_EQ(run_with_timeout(machine, std::chrono::seconds(30)), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, VirtEngines,
+                         ::testing::Values(AccelKind::kTcg, AccelKind::kInterp),
+                         [](const auto& info) {
+                           return std::string(info.param == AccelKind::kTcg ? "tcg" : "interp");
+                         });
 
 void boot_opensbi(const char* firmware) {
   const std::string fw = cache_file(firmware);

@@ -188,6 +188,9 @@ class Emitter : public Xbyak::CodeGenerator {
     jmp(reinterpret_cast<const void*>(ctx_.buffer->epilogue()), T_NEAR);
   }
   void write_sync_entry(const SyncEntry& s, const ValueLoc& l);
+  // addr_reg kAddrInScratch: the guest address is at [rsp + kFrameScratch] (softmmu slow
+  // paths, whose call clobbers the scratch registers), and the helper's mem_fault is cleared.
+  static constexpr int kAddrInScratch = -2;
   Xbyak::Label& emit_fault_stub(int addr_reg, riscv::ExitKind kind,
                                 std::vector<std::pair<SyncEntry, ValueLoc>> syncs);
   std::vector<std::pair<SyncEntry, ValueLoc>> capture_syncs(const Op& op);
@@ -208,6 +211,8 @@ class Emitter : public Xbyak::CodeGenerator {
   void emit_setcc(const Op& op);
   void emit_bitcount(const Op& op);
   void emit_memory(const Op& op);
+  void emit_memory_softmmu(const Op& op);
+  void emit_atomic_softmmu(const Op& op);
   void emit_amo(const Op& op);
   void emit_lr_sc(const Op& op);
   void emit_call(const Op& op);
@@ -589,7 +594,12 @@ Xbyak::Label& Emitter::emit_fault_stub(int addr_reg, riscv::ExitKind kind,
   colds_.push_back(std::make_unique<Cold>());
   Cold& c = *colds_.back();
   c.body = [this, addr_reg, kind, syncs = std::move(syncs), pc, retired] {
-    mov(rdx, gpr(addr_reg));  // the faulting guest address (info)
+    if (addr_reg == kAddrInScratch) {
+      mov(rdx, qword[rsp + kFrameScratch]);
+      mov(dword[kEnv + offsetof(CpuState, mem_fault)], 0);
+    } else {
+      mov(rdx, gpr(addr_reg));  // the faulting guest address (info)
+    }
     // Everything to CpuState first (sources may be pinned registers that are targets too),
     // then pinned entries back into their registers (the epilogue stores those).
     for (const auto& [s, l] : syncs) write_sync_entry(s, l);
@@ -747,14 +757,14 @@ void Emitter::emit_op(const Op& op) {
       break;
     case Opc::kLoad:
     case Opc::kStore:
-      emit_memory(op);
+      ctx_.softmmu ? emit_memory_softmmu(op) : emit_memory(op);
       break;
     case Opc::kAmo:
-      emit_amo(op);
+      ctx_.softmmu ? emit_atomic_softmmu(op) : emit_amo(op);
       break;
     case Opc::kLr:
     case Opc::kSc:
-      emit_lr_sc(op);
+      ctx_.softmmu ? emit_atomic_softmmu(op) : emit_lr_sc(op);
       break;
     case Opc::kCall:
       emit_call(op);
@@ -1476,6 +1486,170 @@ void Emitter::emit_memory(const Op& op) {
   }
 }
 
+// Full-system loads and stores: the inline software-TLB lookup (accel/tcg/softmmu.h).
+//   rdx = byte offset of the entry, rax = the address masked to its page plus the low bits that
+//   make the access misaligned; a tag equal to that is a hit: host = address + addend.
+// Everything else goes to the slow-path helper through the register-preserving thunk.
+void Emitter::emit_memory_softmmu(const Op& op) {
+  const bool is_load = op.opc == Opc::kLoad;
+  const int ar = address_reg(op);
+  int rv = kNoReg;
+  int32_t imm = 0;
+  bool vimm = false;
+  if (!is_load) {
+    vimm = !is_float_type(op.type) && imm_operand(op.b, tcg::Type::kI64, &imm);
+    if (!vimm) rv = in_reg(op.b);
+  }
+  const int rd = is_load ? def_reg(op.d) : kNoReg;
+  auto syncs = capture_syncs(op);
+  const auto kind = is_load ? riscv::ExitKind::kLoadFault : riscv::ExitKind::kStoreFault;
+  Xbyak::Label& stub = emit_fault_stub(kAddrInScratch, kind, std::move(syncs));
+  const Reg64 A = gpr(ar);
+  const unsigned size = memop_size(op.aux);
+  const int table =
+      static_cast<int>((ctx_.tb_flags & tb_flags::kDataContextMask)) * kTlbContextStride;
+  const int tag = table + static_cast<int>(offsetof(SoftTlbEntry, tag)) + (is_load ? 0 : 8);
+  const int addend = table + static_cast<int>(offsetof(SoftTlbEntry, addend));
+  static_assert(sizeof(SoftTlbEntry) == 32);
+
+  Xbyak::Label& done = new_label();
+  const bool is_fp = is_float_type(op.type);
+  const uint8_t memop = op.aux;
+  const void* helper =
+      reinterpret_cast<const void*>(is_load ? ctx_.softmmu->load : ctx_.softmmu->store);
+  Xbyak::Label& slow =
+      cold([this, A, rv, rd, vimm, imm, is_load, is_fp, memop, helper, &stub, &done] {
+        mov(qword[rsp + kFrameScratch], A);
+        mov(qword[rsp + kFrameScratch + 8], memop);
+        if (!is_load) {
+          if (vimm) {
+            mov(qword[rsp + kFrameScratch + 16], imm);
+          } else if (is_fp) {
+            movsd(qword[rsp + kFrameScratch + 16], xmm(rv));
+          } else {
+            mov(qword[rsp + kFrameScratch + 16], gpr(rv));
+          }
+        }
+        mov(rax, reinterpret_cast<uint64_t>(helper));
+        call(reinterpret_cast<const void*>(ctx_.buffer->save_all_thunk()));
+        cmp(dword[kEnv + offsetof(CpuState, mem_fault)], 0);
+        jne(stub, T_NEAR);
+        if (is_load) {
+          if (is_fp) {
+            movq(xmm(rd), rax);
+          } else {
+            mov(gpr(rd), rax);
+          }
+        }
+        jmp(done, T_NEAR);
+      });
+  mov(rdx, A);
+  shr(rdx, 12 - 5);
+  and_(edx, (kTlbSize - 1) << 5);
+  mov(rax, A);
+  and_(rax, static_cast<int32_t>(0xfffff000u | (size - 1)));
+  cmp(rax, qword[kGuestBase + rdx + tag]);
+  jne(slow, T_NEAR);
+  mov(rax, qword[kGuestBase + rdx + addend]);
+  const auto m = [&](unsigned bytes) {
+    switch (bytes) {
+      case 1:
+        return byte[rax + A];
+      case 2:
+        return word[rax + A];
+      case 4:
+        return dword[rax + A];
+      default:
+        return qword[rax + A];
+    }
+  };
+  if (is_load) {
+    if (is_fp) {
+      op.type == tcg::Type::kF32 ? movss(xmm(rd), m(4)) : movsd(xmm(rd), m(8));
+    } else {
+      const Reg64 D = gpr(rd);
+      const bool sgn = op.aux & kMemSigned;
+      switch (size) {
+        case 1:
+          sgn ? movsx(D, m(1)) : movzx(D.cvt32(), m(1));
+          break;
+        case 2:
+          sgn ? movsx(D, m(2)) : movzx(D.cvt32(), m(2));
+          break;
+        case 4:
+          sgn ? movsxd(D, m(4)) : mov(D.cvt32(), m(4));
+          break;
+        default:
+          mov(D, m(8));
+          break;
+      }
+    }
+  } else if (is_fp) {
+    size == 4 ? movss(m(4), xmm(rv)) : movsd(m(8), xmm(rv));
+  } else if (vimm) {
+    switch (size) {
+      case 1:
+        mov(m(1), imm & 0xff);
+        break;
+      case 2:
+        mov(m(2), imm & 0xffff);
+        break;
+      case 4:
+        mov(m(4), static_cast<uint32_t>(imm));
+        break;
+      default:
+        mov(m(8), imm);
+        break;
+    }
+  } else {
+    const Reg64 V = gpr(rv);
+    switch (size) {
+      case 1:
+        mov(m(1), V.cvt8());
+        break;
+      case 2:
+        mov(m(2), V.cvt16());
+        break;
+      case 4:
+        mov(m(4), V.cvt32());
+        break;
+      default:
+        mov(m(8), V);
+        break;
+    }
+  }
+  L(done);
+}
+
+// Full-system atomics: always the helper (it checks alignment, translates for a store,
+// keeps the LR/SC reservation in CpuState and does the operation atomically on RAM).
+void Emitter::emit_atomic_softmmu(const Op& op) {
+  const int ar = in_reg(op.a);
+  const int rv = op.opc == Opc::kLr ? kNoReg : in_reg(op.b);
+  const int rd = def_reg(op.d);
+  auto syncs = capture_syncs(op);
+  const auto kind = op.opc == Opc::kLr ? riscv::ExitKind::kLoadFault : riscv::ExitKind::kStoreFault;
+  Xbyak::Label& fault = emit_fault_stub(kAddrInScratch, kind, syncs);
+  Xbyak::Label& misaligned =
+      emit_fault_stub(kAddrInScratch, riscv::ExitKind::kMisaligned, std::move(syncs));
+  mov(qword[rsp + kFrameScratch], gpr(ar));
+  if (rv != kNoReg) {
+    mov(qword[rsp + kFrameScratch + 8], gpr(rv));
+  } else {
+    mov(qword[rsp + kFrameScratch + 8], 0);
+  }
+  mov(qword[rsp + kFrameScratch + 16],
+      static_cast<int32_t>(atomic_desc(static_cast<uint32_t>(op.opc), op.aux, op.aux2)));
+  mov(rax, reinterpret_cast<uint64_t>(ctx_.softmmu->atomic));
+  call(reinterpret_cast<const void*>(ctx_.buffer->save_all_thunk()));
+  mov(ecx, dword[kEnv + offsetof(CpuState, mem_fault)]);
+  cmp(ecx, kMemFaultMisaligned);
+  je(misaligned, T_NEAR);
+  test(ecx, ecx);
+  jnz(fault, T_NEAR);
+  mov(gpr(rd), rax);
+}
+
 void Emitter::emit_amo(const Op& op) {
   const unsigned size = memop_size(op.aux);
   const bool word = size == 4;
@@ -1737,10 +1911,19 @@ void Emitter::emit_exit_indirect(const Op& op) {
   mov(ecx, eax);
   and_(ecx, (kJumpCacheSize - 1) << 1);
   lea(rdx, ptr[rip + rt_->jump_cache]);
-  cmp(qword[rdx + rcx * 8], rax);
   Xbyak::Label miss;
-  jne(miss, T_NEAR);
-  jmp(qword[rdx + rcx * 8 + 8]);
+  if (ctx_.tb_flags) {
+    lea(rdx, ptr[rdx + rcx * 8]);
+    mov(rcx, static_cast<uint64_t>(ctx_.tb_flags) << 56);
+    xor_(rcx, rax);
+    cmp(qword[rdx], rcx);
+    jne(miss, T_NEAR);
+    jmp(qword[rdx + 8]);
+  } else {
+    cmp(qword[rdx + rcx * 8], rax);
+    jne(miss, T_NEAR);
+    jmp(qword[rdx + rcx * 8 + 8]);
+  }
   L(miss);
   mov(qword[kEnv + offsetof(CpuState, pc)], rax);
   jmp_epilogue(static_cast<uint32_t>(ExitCode::kLookup));

@@ -21,6 +21,7 @@
 #include "accel/tcg/code_buffer.h"
 #include "accel/tcg/host_features.h"
 #include "accel/tcg/ir.h"
+#include "accel/tcg/softmmu.h"
 
 namespace tandem::tcg {
 
@@ -48,7 +49,18 @@ struct BackendContext {
   uintptr_t tb_cookie;  // passed to the dispatcher with ExitCode::kChain (| slot)
   bool count_instret = true;
   bool sample = false;  // count down RuntimeData::sample_countdown at entry (ExitCode::kSample)
+  // Full-system mode: loads and stores look up the software TLB (r15 = SoftTlb*) of this
+  // context inline and call these slow paths on a miss; atomics always call them. The block's
+  // flags are mixed into its jump-cache keys. nullptr in user mode (r15 = guest_base).
+  const SoftMmuHelpers* softmmu = nullptr;
+  uint32_t tb_flags = 0;
 };
+
+// The jump cache key of a guest pc under block flags (tb_flags < 128): flags go in bits
+// 56..62, which hold only copies of bit 63 in any canonical Sv39/Sv48 address.
+inline uint64_t jump_cache_key(uint64_t pc, uint32_t flags) {
+  return pc ^ (static_cast<uint64_t>(flags) << 56);
+}
 
 // Generates host code for `ir` at `buf` (capacity `cap`). Returns the size in bytes.
 size_t generate_x86(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_t cap,

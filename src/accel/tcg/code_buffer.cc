@@ -113,6 +113,7 @@ void CodeBuffer::build_trampolines() {
   g.mov(rdi, r14);
   g.mov(rsi, g.ptr[rsp + caller + 0]);
   g.mov(rdx, g.ptr[rsp + caller + 8]);
+  g.mov(rcx, g.ptr[rsp + caller + 16]);
   g.call(rax);
   for (int i = 0; i < 16; ++i) g.movdqu(Xbyak::Xmm(i), g.ptr[rsp + 16 * i]);
   g.add(rsp, xmm_area);

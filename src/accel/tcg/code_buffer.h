@@ -79,8 +79,8 @@ class CodeBuffer {
   RuntimeData* runtime() const { return reinterpret_cast<RuntimeData*>(map_.data()); }
   EnterFn enter() const { return enter_; }
   const uint8_t* epilogue() const { return epilogue_; }
-  // Call with rax = uint64_t fn(CpuState*, uint64_t, uint64_t); the two arguments at
-  // [rsp+0] and [rsp+8] of the caller. Preserves every register but rax, rcx, rdx.
+  // Call with rax = uint64_t fn(CpuState*, uint64_t, uint64_t, uint64_t); the three arguments
+  // at [rsp+0], [rsp+8] and [rsp+16] of the caller. Preserves every register but rax, rcx, rdx.
   const uint8_t* save_all_thunk() const { return thunk_; }
 
   uint8_t* cur() const { return map_.data() + used_; }

@@ -66,6 +66,12 @@ TcgEngine::TcgEngine(riscv::GuestMemory& mem, const riscv::TraceOptions& trace,
                      const TcgOptions& opts)
     : mem_(mem), trace_(trace), opts_(opts), buffer_(opts.code_size, opts.pin_globals) {
   opts_.opt.pinned = buffer_.pinned();
+  sys_ = opts_.system;
+  if (sys_) {
+    opts_.smc_protect = false;  // CodePages catches stores into code
+    sys_->code_pages().add_listener([this](uint64_t page) { invalidate_phys_page(page); });
+    tlb_generation_ = sys_->tlb_generation();
+  }
   sampling_ = opts_.pin_globals && opts_.pin_samples > 0 && opts_.pin_sample_period > 0;
   buffer_.runtime()->sample_countdown = opts_.pin_sample_period;
   if (trace_.exec || trace_.cpu) {
@@ -84,11 +90,35 @@ TcgEngine::~TcgEngine() {
 
 Tb* TcgEngine::find(uint64_t pc, uint32_t frm) {
   Tb*& f = fast_[jump_cache_index(pc)];
-  if (f && f->pc == pc && f->frm == frm) return f;
-  auto it = map_.find(key(pc, frm));
+  if (f && f->pc == pc && f->frm == frm && f->flags == flags_) return f;
+  uint64_t phys = pc;
+  // A fetch fault: translate() reports it.
+  if (sys_ && !sys_->code_phys(pc, &phys)) return nullptr;
+  auto it = map_.find({pc, phys, frm, flags_});
   if (it == map_.end()) return nullptr;
   f = it->second;
   return f;
+}
+
+// Full-system: the hart's privilege, translation context or FP state may have changed since
+// the last run (traps, xRET, CSR writes), and so may the page tables (a TLB flush).
+void TcgEngine::check_system_state() {
+  flags_ = sys_->tb_flags();
+  const uint64_t generation = sys_->tlb_generation();
+  if (generation != tlb_generation_) {
+    // Virtual pc -> block caches follow the old mappings. (Flags are part of their keys.)
+    tlb_generation_ = generation;
+    std::fill(std::begin(fast_), std::end(fast_), nullptr);
+    buffer_.clear_jump_cache();
+  }
+}
+
+void TcgEngine::invalidate_phys_page(uint64_t page) {
+  auto it = pages_.find(page);
+  if (it == pages_.end()) return;
+  std::vector<Tb*> tbs = std::move(it->second);
+  pages_.erase(it);
+  for (Tb* tb : tbs) invalidate_tb(tb);
 }
 
 void TcgEngine::flush() {
@@ -106,6 +136,12 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
   riscv::TranslateParams params;
   params.pc = pc;
   params.frm = frm;
+  params.flags = flags_;
+  uint64_t phys = pc;
+  if (sys_ && !sys_->code_phys(pc, &phys)) {
+    *fault = {ExitKind::kFetchFault, pc};
+    return nullptr;
+  }
   params.host = &opts_.features;
   params.want_listing = trace_.in_asm;
   unsigned max_insns = opts_.max_insns;
@@ -137,7 +173,9 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
 
     Tb& tb = tbs_.emplace_back();
     tb.pc = pc;
+    tb.phys = phys;
     tb.frm = frm;
+    tb.flags = flags_;
     tb.end = res.end;
     tb.code = buffer_.cur();
     std::copy(std::begin(reg_uses), std::end(reg_uses), tb.reg_uses);
@@ -146,7 +184,9 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
                        .tb_pc = pc,
                        .tb_cookie = reinterpret_cast<uintptr_t>(&tb),
                        .count_instret = opts_.count_instret,
-                       .sample = sampling_};
+                       .sample = sampling_,
+                       .softmmu = sys_ ? &sys_->helpers() : nullptr,
+                       .tb_flags = flags_};
     try {
       tb.size =
           static_cast<uint32_t>(generate_x86(ir_, ctx, tb.code, buffer_.remaining(), &tb.info));
@@ -168,9 +208,16 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
       fmt::print(trace_.log, "OUT: [size={}]\n{}\n", tb.size, disassemble_host(tb.code, tb.size));
     }
     Tb* p = &tb;
-    map_[key(pc, frm)] = p;
+    map_[key_of(tb)] = p;
     fast_[jump_cache_index(pc)] = p;
-    for (uint64_t page = pc & ~(kPage - 1); page < tb.end; page += kPage) pages_[page].push_back(p);
+    if (sys_) {
+      // A full-system TB lies within one page (translate.h).
+      pages_[phys & ~(kPage - 1)].push_back(p);
+      sys_->code_pages().add(phys);
+    } else {
+      for (uint64_t page = pc & ~(kPage - 1); page < tb.end; page += kPage)
+        pages_[page].push_back(p);
+    }
     ++stats_.translations;
     if (opts_.smc_protect) protect_pages(tb);
     return p;
@@ -185,6 +232,8 @@ void TcgEngine::patch_jump(Tb* from, unsigned slot, const uint8_t* dest) {
 
 void TcgEngine::link(Tb* from, unsigned slot, Tb* to) {
   if (!from->valid || !to->valid || from->info.jmp_offset[slot] == ~0u) return;
+  // Full-system: only within a page, whose mapping the source block was found through.
+  if (sys_ && (from->pc >> 12) != (to->pc >> 12)) return;
   if (from->chained[slot] == to) return;
   patch_jump(from, slot, to->code);
   from->chained[slot] = to;
@@ -196,7 +245,7 @@ void TcgEngine::invalidate_tb(Tb* tb) {
   if (!tb->valid) return;
   tb->valid = false;
   ++stats_.invalidations;
-  auto it = map_.find(key(tb->pc, tb->frm));
+  auto it = map_.find(key_of(*tb));
   if (it != map_.end() && it->second == tb) map_.erase(it);
   Tb*& f = fast_[jump_cache_index(tb->pc)];
   if (f == tb) f = nullptr;
@@ -366,6 +415,7 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
     }
   } active(this);
   cpu_ = &cpu;
+  if (sys_) check_system_state();
   if (cpu.frm != last_frm_) {
     buffer_.clear_jump_cache();
     last_frm_ = cpu.frm;
@@ -422,7 +472,8 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
           if (!to) return fault;
         }
         if (opts_.jump_cache) {
-          buffer_.runtime()->jump_cache[jump_cache_index(cpu.pc)] = {cpu.pc, to->code};
+          buffer_.runtime()->jump_cache[jump_cache_index(cpu.pc)] = {jump_cache_key(cpu.pc, flags_),
+                                                                     to->code};
         }
         next = to;
         break;
@@ -441,7 +492,9 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
         return {ExitKind::kInterrupted, 0};
       default: {
         const auto kind = static_cast<ExitKind>(r.code - static_cast<uint64_t>(ExitCode::kGuest));
-        if (kind == ExitKind::kFenceI) flush();
+        // Full-system: stores into code are caught exactly (CodePages), so fence.i has
+        // nothing to drop.
+        if (kind == ExitKind::kFenceI && !sys_) flush();
         return {kind, r.aux};
       }
     }

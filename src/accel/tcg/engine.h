@@ -19,6 +19,7 @@
 #include "accel/tcg/host_features.h"
 #include "accel/tcg/ir.h"
 #include "accel/tcg/opt.h"
+#include "accel/tcg/softmmu.h"
 #include "target/riscv/engine.h"
 
 namespace tandem::tcg {
@@ -43,12 +44,18 @@ struct TcgOptions {
   bool trace_op_opt = false;
   bool trace_out_asm = false;
   bool trace_pin = false;  // log the pinned registers chosen from samples
+  // Full-system mode: the hart this engine runs (its memory, TLB and block flags). Blocks are
+  // then keyed by physical address too, loads and stores use the softmmu, and stores into
+  // code are caught through CodePages instead of host page protection.
+  SystemCpu* system = nullptr;
 };
 
 struct Tb {
   uint64_t pc = 0;
+  uint64_t phys = 0;  // full-system: physical address of pc (else pc)
   uint32_t frm = 0;
-  uint64_t end = 0;  // guest bytes [pc, end)
+  uint32_t flags = 0;  // full-system: tb_flags
+  uint64_t end = 0;    // guest bytes [pc, end)
   uint8_t* code = nullptr;
   uint32_t size = 0;
   TbCodeInfo info;
@@ -78,8 +85,8 @@ class TcgEngine : public riscv::ExecutionEngine {
   void prepare_host_write(uint64_t start, uint64_t len) override;
   const char* name() const override { return "tcg"; }
 
-  // Makes run() return kInterrupted soon. Async-signal-safe.
-  void request_exit() { buffer_.runtime()->exit_request = 1; }
+  // Makes run() return kInterrupted soon. Any thread; async-signal-safe.
+  void request_exit() override { buffer_.runtime()->exit_request = 1; }
 
   // The process-wide SIGSEGV/SIGBUS hook: handles faults of generated code (guest memory
   // faults become precise guest exits) and stores to write-protected code pages (translations
@@ -92,7 +99,22 @@ class TcgEngine : public riscv::ExecutionEngine {
   const PinnedMap* pinned() const { return buffer_.pinned(); }
 
  private:
+  struct TbKey {
+    uint64_t pc, phys;
+    uint32_t frm, flags;
+    bool operator==(const TbKey&) const = default;
+  };
+  struct TbKeyHash {
+    size_t operator()(const TbKey& k) const {
+      return std::hash<uint64_t>()(k.phys * 0x9e3779b97f4a7c15ull ^ k.pc ^
+                                   (static_cast<uint64_t>(k.frm | k.flags << 3) << 48));
+    }
+  };
+  static TbKey key_of(const Tb& tb) { return {tb.pc, tb.phys, tb.frm, tb.flags}; }
+
   Tb* find(uint64_t pc, uint32_t frm);
+  void invalidate_phys_page(uint64_t page);
+  void check_system_state();
   Tb* translate(uint64_t pc, uint32_t frm, riscv::ExitInfo* fault);
   void link(Tb* from, unsigned slot, Tb* to);
   void patch_jump(Tb* from, unsigned slot, const uint8_t* dest);
@@ -103,15 +125,18 @@ class TcgEngine : public riscv::ExecutionEngine {
   Tb* tb_containing(const uint8_t* host_pc);
   void on_sample(uint64_t pc, uint32_t frm);
   void choose_pinned();
-  static uint64_t key(uint64_t pc, uint32_t frm) { return (pc << 3) | (frm & 7); }
 
   riscv::GuestMemory& mem_;
   riscv::TraceOptions trace_;
   TcgOptions opts_;
   CodeBuffer buffer_;
   std::deque<Tb> tbs_;  // in code-address order since the last flush
-  std::unordered_map<uint64_t, Tb*> map_;
-  std::unordered_map<uint64_t, std::vector<Tb*>> pages_;  // guest page -> TBs with code there
+  std::unordered_map<TbKey, Tb*, TbKeyHash> map_;
+  // guest page (physical in full-system mode) -> TBs with code there
+  std::unordered_map<uint64_t, std::vector<Tb*>> pages_;
+  SystemCpu* sys_ = nullptr;
+  uint32_t flags_ = 0;           // full-system: the flags of the state being run
+  uint64_t tlb_generation_ = 0;  // full-system: the TLB flush count the virtual-pc caches match
   std::set<uint64_t> protected_pages_;
   Tb* fast_[kJumpCacheSize] = {};
   uint32_t last_frm_ = ~0u;

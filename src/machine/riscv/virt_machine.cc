@@ -79,7 +79,9 @@ VirtMachine::VirtMachine(const MachineConfig& config) : config_(config) {
   PrivEnv env;
   env.read_time = &VirtMachine::read_mtime;
   env.time_ctx = this;
-  harts_ = std::make_unique<HartGroup>(config_.cpus, ram_, mmio_, env);
+  harts_ = std::make_unique<HartGroup>(
+      config_.cpus, ram_, mmio_, env,
+      HartOptions{.translator = config_.accel != AccelKind::kInterp});
 
   clint_ = std::make_shared<Clint>(config_.cpus, *harts_);
   mmio_.add(virt::kClint.base, virt::kClint.size, clint_, "clint");

@@ -27,9 +27,15 @@ struct CpuState {
   bool reservation_valid = false;
 
   // User-mode address space: guest address a lives at host address guest_base + a for
-  // a < guest_limit. Generated code loads these from here.
+  // a < guest_limit. Generated code loads these from here. In full-system mode guest_base
+  // points at the hart's software TLB (accel/tcg/softmmu.h) instead.
   uint8_t* guest_base = nullptr;
   uint64_t guest_limit = 0;
+
+  // Full-system mode: the hart's memory (riscv::SystemMemory) for the softmmu slow paths, and
+  // their fault report (tcg::kMemFault*).
+  void* sys = nullptr;
+  uint32_t mem_fault = 0;
 
   // Counters readable through rdcycle/rdinstret/rdtime (user mode reads host time).
   uint64_t instret = 0;
@@ -49,6 +55,8 @@ enum class ExitKind {
   kInterrupted,  // an asynchronous stop was requested (signal, timer, exit), or the
                  // instruction budget ran out; pc at the next instruction
   kFenceI,       // a fence.i completed (pc after it): translated code may be stale
+  kStep,         // full-system translator: run the instruction at pc on the interpreter (it
+                 // crosses a page boundary)
 };
 
 struct ExitInfo {

@@ -34,6 +34,8 @@ class ExecutionEngine {
   // reports EFAULT for such a page instead of raising a fault the engine could handle.
   virtual void prepare_host_write(uint64_t /*start*/, uint64_t /*len*/) {}
   virtual const char* name() const = 0;
+  // Makes run() return kInterrupted soon. Any thread; async-signal-safe.
+  virtual void request_exit() {}
 };
 
 // The reference interpreter as an engine.

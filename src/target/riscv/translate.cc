@@ -44,12 +44,29 @@ void translate_block(const TranslateParams& params, GuestMemory& mem, tcg::Ir& i
                      TranslateResult* result) {
   ir.clear();
   *result = TranslateResult{};
-  Ctx c{.ir = ir, .host = *params.host, .frm = params.frm};
+  Ctx c{
+      .ir = ir, .host = *params.host, .frm = params.frm, .flags = params.flags, .tb_pc = params.pc};
   uint64_t pc = params.pc;
   const uint64_t page = pc & kPageMask;
   for (unsigned n = 0;; ++n) {
     uint32_t raw = 0;
     uint64_t bad = 0;
+    if (c.system() && (pc & ~kPageMask) == 4094) {
+      const uint8_t* lo = mem.translate(pc, 2, Access::kExec);
+      uint16_t half = 0;
+      if (lo) std::memcpy(&half, lo, 2);
+      if (lo && insn_length(half) == 4) {
+        // Crosses into the next page, whose mapping this TB must not depend on.
+        if (n == 0) {
+          c.pc = pc;
+          ir.insn_start(pc);
+          c.exit_guest(ExitKind::kStep, pc, false);
+        } else {
+          c.jump(0, pc);
+        }
+        break;
+      }
+    }
     if (!fetch(mem, pc, &raw, &bad)) {
       if (n == 0) {
         result->fetch_fault = true;
@@ -57,7 +74,7 @@ void translate_block(const TranslateParams& params, GuestMemory& mem, tcg::Ir& i
         return;
       }
       // Let the next TB (starting there) report the fault precisely.
-      ir.goto_tb(0, pc);
+      c.jump(0, pc);
       break;
     }
     const DecodedInsn d = decode(raw);
@@ -70,8 +87,8 @@ void translate_block(const TranslateParams& params, GuestMemory& mem, tcg::Ir& i
       result->listing += fmt::format("0x{:016x}:  {:08x}  {}\n", pc, d.raw, disassemble(d, pc));
     }
     ++result->insns;
-    bool ok = d.op != Op::kIllegal &&
-              (translate_int(c) || translate_atomic(c) || translate_fp(c) || translate_system(c));
+    bool ok = d.op != Op::kIllegal && (translate_int(c) || translate_atomic(c) ||
+                                       (c.fp_enabled() && translate_fp(c)) || translate_system(c));
     if (!ok) {
       // Drop whatever a partial translation emitted for this instruction.
       while (!ir.ops.empty() && ir.ops.back().opc != tcg::Opc::kInsnStart) ir.ops.pop_back();
@@ -80,7 +97,7 @@ void translate_block(const TranslateParams& params, GuestMemory& mem, tcg::Ir& i
     pc = c.next_pc;
     if (c.end) break;
     if (n + 1 >= params.max_insns || (pc & kPageMask) != page) {
-      ir.goto_tb(0, pc);
+      c.jump(0, pc);
       break;
     }
   }

@@ -2,6 +2,11 @@
 // block (TB) at a time. A TB is a run of instructions that ends at a branch or jump, an
 // instruction that needs the dispatcher (ecall, ebreak, fence.i, frm writes, illegal ones), a
 // page boundary or a size limit.
+//
+// In full-system mode (params.flags has tb_flags::kSystem) a TB never holds bytes of two
+// pages: it stops before an instruction that crosses into the next page, and a TB starting with
+// one only asks for it to be interpreted (ExitKind::kStep). Privileged instructions and CSRs
+// other than the FP ones leave the TB as illegal-instruction exits for the hart to execute.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +20,8 @@ namespace tandem::riscv {
 
 struct TranslateParams {
   uint64_t pc = 0;
-  uint32_t frm = 0;  // the dynamic rounding mode the TB is specialised for (part of its key)
+  uint32_t frm = 0;    // the dynamic rounding mode the TB is specialised for (part of its key)
+  uint32_t flags = 0;  // full-system mode: tcg::tb_flags (part of the key too); 0 in user mode
   unsigned max_insns = 128;
   const tcg::HostFeatures* host = nullptr;
   bool want_listing = false;  // fill TranslateResult::listing (-d in_asm)

@@ -38,9 +38,9 @@ void branch(Ctx& c, Cond cond) {
   const uint64_t target = c.pc + static_cast<uint64_t>(c.d->imm);
   uint32_t taken = c.ir.new_label();
   c.ir.brcond(cond, Type::kI64, c.x(c.d->rs1), c.x(c.d->rs2), taken);
-  c.ir.goto_tb(1, c.next_pc);
+  c.jump(1, c.next_pc);
   c.ir.label(taken);
-  c.ir.goto_tb(0, target);
+  c.jump(0, target);
   c.end = true;
 }
 
@@ -74,7 +74,7 @@ bool translate_int(Ctx& c) {
       return true;
     case Op::kJal:
       c.set_x(d.rd, c.c64(c.next_pc));
-      ir.goto_tb(0, c.pc + static_cast<uint64_t>(d.imm));
+      c.jump(0, c.pc + static_cast<uint64_t>(d.imm));
       c.end = true;
       return true;
     case Op::kJalr: {

@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "accel/tcg/ir.h"
+#include "accel/tcg/softmmu.h"
 #include "target/riscv/cpu_state.h"
 #include "target/riscv/decode.h"
 #include "target/riscv/translate.h"
@@ -27,13 +28,29 @@ struct Ctx {
   Ir& ir;
   const tcg::HostFeatures& host;
   uint32_t frm;
+  uint32_t flags = 0;  // tcg::tb_flags (full-system mode), 0 in user mode
+  uint64_t tb_pc = 0;
   uint64_t pc = 0;          // of the current instruction
   uint64_t next_pc = 0;     // pc + length
   unsigned insn_index = 0;  // instructions before this one in the TB
   const DecodedInsn* d = nullptr;
   bool end = false;  // the TB ends after this instruction
 
+  bool system() const { return flags & tcg::tb_flags::kSystem; }
+  bool fp_enabled() const { return !system() || (flags & tcg::tb_flags::kFpEnabled); }
+
   Temp c64(uint64_t v) { return ir.constant(Type::kI64, v); }
+
+  // Continues at a fixed guest pc: a chainable goto_tb, except in full-system mode for a target
+  // on another page, whose mapping may change without this block being retranslated: that
+  // goes through the jump cache, which is flushed with the TLB.
+  void jump(unsigned slot, uint64_t target) {
+    if (system() && (target >> 12) != (tb_pc >> 12)) {
+      ir.exit_indirect(c64(target));
+    } else {
+      ir.goto_tb(slot, target);
+    }
+  }
   Temp x(unsigned r) { return r == 0 ? c64(0) : ir.ld_global(Type::kI64, x_off(r)); }
   void set_x(unsigned r, Temp v) {
     if (r != 0) ir.st_global(Type::kI64, x_off(r), v);

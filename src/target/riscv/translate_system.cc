@@ -84,6 +84,10 @@ bool translate_system(Ctx& c) {
     default:
       return false;
   }
+  // Full-system mode: the counters obey mcounteren/scounteren and read the machine's clock,
+  // and every other CSR is privileged: the hart executes those. The FP CSRs stay here while
+  // mstatus.FS enables them.
+  if (c.system() && (d.csr > 0x003 || !c.fp_enabled())) return false;
   const bool imm_form = d.op == Op::kCsrrwi || d.op == Op::kCsrrsi || d.op == Op::kCsrrci;
   const bool is_write_op = d.op == Op::kCsrrw || d.op == Op::kCsrrwi;
   const bool writes = is_write_op || d.rs1 != 0;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "accel/tcg/engine.h"
 #include "target/riscv/decode.h"
 #include "target/riscv/fp.h"
 #include "target/riscv/interp.h"
@@ -33,10 +34,23 @@ const InsnHook& no_hook() {
 
 }  // namespace
 
-SystemHart::SystemHart(unsigned hartid, const GuestRam& ram, const IoBus& mmio, PrivEnv env)
+SystemHart::SystemHart(unsigned hartid, const GuestRam& ram, const IoBus& mmio, PrivEnv env,
+                       tcg::CodePages* code_pages)
     : mem(ram, mmio, ps), env_(env) {
   env_.hartid = hartid;
+  cpu.sys = &mem;
+  if (code_pages) {
+    mem.set_code_pages(code_pages);
+    cpu.guest_base = reinterpret_cast<uint8_t*>(mem.tlb());
+    tcg::TcgOptions options;
+    options.system = &mem;
+    // Kernel code is big and every hart translates its own: 128 MiB each.
+    options.code_size = size_t{128} << 20;
+    engine_ = tcg::make_tcg_engine(mem, TraceOptions{}, options);
+  }
 }
+
+SystemHart::~SystemHart() = default;
 
 bool SystemHart::waiting() const {
   return wfi_ && (ps.mip(hw_pending()) & ps.mie) == 0;
@@ -52,19 +66,32 @@ void SystemHart::trap(uint64_t cause, uint64_t tval) {
   ++traps_taken;
 }
 
-void SystemHart::run(uint64_t max_insns) {
+void SystemHart::run(uint64_t budget) {
+  if (engine_) {
+    run_translated(budget);
+  } else {
+    run_interpreted(budget);
+  }
+}
+
+bool SystemHart::take_interrupts() {
+  const uint64_t pending = hw_pending();
+  if (auto irq = ps.pending_interrupt(pending)) {
+    wfi_ = false;
+    trap(kInterruptFlag | *irq, 0);
+  }
+  if (wfi_) {
+    // WFI ends when an interrupt is pending and enabled in mie, whatever the global enables.
+    if ((ps.mip(pending) & ps.mie) == 0) return false;
+    wfi_ = false;
+  }
+  return true;
+}
+
+void SystemHart::run_interpreted(uint64_t max_insns) {
   uint64_t done = 0;
   while (done < max_insns) {
-    const uint64_t pending = hw_pending();
-    if (auto irq = ps.pending_interrupt(pending)) {
-      wfi_ = false;
-      trap(kInterruptFlag | *irq, 0);
-    }
-    if (wfi_) {
-      // WFI ends when an interrupt is pending and enabled in mie, whatever the global enables.
-      if ((ps.mip(pending) & ps.mie) == 0) return;
-      wfi_ = false;
-    }
+    if (!take_interrupts()) return;
     const InterpOptions options{.system_counters = true, .fp_disabled = !ps.fp_enabled()};
     const uint64_t before = cpu.instret;
     const ExitInfo exit = interpret(cpu, mem, max_insns - done, no_hook(), options);
@@ -73,10 +100,33 @@ void SystemHart::run(uint64_t max_insns) {
   }
 }
 
+void SystemHart::run_translated(uint64_t max_exits) {
+  for (uint64_t n = 0; n < max_exits; ++n) {
+    if (!take_interrupts()) return;
+    const ExitInfo exit = engine_->run(cpu);
+    if (exit.kind == ExitKind::kInterrupted) return;  // kicked: interrupts, turn over, stop
+    if (exit.kind == ExitKind::kStep) {
+      step_interpreted();
+    } else {
+      handle_exit(exit);
+    }
+  }
+}
+
+// One instruction on the interpreter (one the translator leaves to it: it crosses a page).
+void SystemHart::step_interpreted() {
+  const InterpOptions options{.system_counters = true, .fp_disabled = !ps.fp_enabled()};
+  const ExitInfo exit = interpret(cpu, mem, 1, no_hook(), options);
+  handle_exit(exit);
+}
+
 void SystemHart::handle_exit(const ExitInfo& exit) {
   switch (exit.kind) {
     case ExitKind::kInterrupted:
     case ExitKind::kFenceI:
+      return;
+    case ExitKind::kStep:
+      step_interpreted();
       return;
     case ExitKind::kEcall:
       trap(ps.priv == Priv::kU ? kEcallU : ps.priv == Priv::kS ? kEcallS : kEcallM, 0);
@@ -277,29 +327,52 @@ bool SystemHart::exec_system(uint32_t raw) {
   return true;
 }
 
-HartGroup::HartGroup(unsigned num_harts, const GuestRam& ram, const IoBus& mmio, PrivEnv env) {
+HartGroup::HartGroup(unsigned num_harts, const GuestRam& ram, const IoBus& mmio, PrivEnv env,
+                     HartOptions options) {
+  if (options.translator) code_pages_ = std::make_unique<tcg::CodePages>(ram);
   for (unsigned i = 0; i < num_harts; ++i) {
-    harts_.push_back(std::make_unique<SystemHart>(i, ram, mmio, env));
+    harts_.push_back(std::make_unique<SystemHart>(i, ram, mmio, env, code_pages_.get()));
+  }
+  if (options.translator && num_harts > 1) kicker_ = std::thread([this] { kicker(); });
+}
+
+HartGroup::~HartGroup() {
+  stop();
+  if (kicker_.joinable()) kicker_.join();
+}
+
+void HartGroup::kicker() {
+  std::unique_lock lock(mutex_);
+  while (!stopped()) {
+    kicker_wake_.wait_for(lock, kTimeSlice);
+    if (stopped()) break;
+    harts_[running_.load(std::memory_order_acquire)]->kick();
   }
 }
 
 void HartGroup::set_pending(unsigned hart, unsigned irq_bit, bool level) {
   if (hart >= harts_.size()) return;
-  harts_[hart]->set_pending(irq_bit, level);
+  const bool raised = harts_[hart]->set_pending(irq_bit, level);
+  // The hart on turn yields, so that the one interrupted gets its turn now.
+  if (raised && harts_.size() > 1) harts_[running_.load(std::memory_order_acquire)]->kick();
   std::lock_guard lock(mutex_);
   wake_.notify_all();
 }
 
 void HartGroup::stop() {
   stop_.store(true, std::memory_order_release);
+  for (auto& h : harts_) h->kick();
   std::lock_guard lock(mutex_);
   wake_.notify_all();
+  kicker_wake_.notify_all();
 }
 
 void HartGroup::run() {
   while (!stopped()) {
     bool all_waiting = true;
-    for (auto& h : harts_) {
+    for (unsigned i = 0; i < harts_.size(); ++i) {
+      auto& h = harts_[i];
+      running_.store(i, std::memory_order_release);
       h->run(kSlice);
       if (!h->waiting()) all_waiting = false;
       if (stopped()) return;

@@ -1,47 +1,70 @@
-// One RV64GC hart in full-system mode: the user-level CpuState run by the reference
-// interpreter, plus the privileged layer around it. Everything the interpreter hands back
-// (ecall, ebreak, illegal instructions, faults) becomes an architectural trap here; CSR
-// instructions, mret/sret/wfi/sfence.vma and MMIO/page-crossing loads and stores are executed
-// here; interrupts are taken between interpreter slices (every kSlice instructions at most, and
-// after every instruction that can enable one, since those leave the interpreter).
+// One RV64GC hart in full-system mode: the user-level CpuState run by the binary translator
+// (accel/tcg, with its softmmu) or the reference interpreter, plus the privileged layer around
+// it. Everything either engine hands back (ecall, ebreak, illegal instructions, faults) becomes
+// an architectural trap here; CSR instructions, mret/sret/wfi/sfence.vma are executed here (and,
+// for the interpreter, MMIO/page-crossing loads and stores; the translator's slow paths do those
+// themselves). Interrupts are taken between engine runs: a device raising one makes the engine
+// return (request_exit), and every instruction that can enable one leaves the engine anyway.
 //
 // HartGroup owns the harts of a machine, implements HartInterruptSink for the CLINT/PLIC (any
 // thread; the pending bits are atomics) and runs the harts round-robin on the calling thread,
-// sleeping while every hart waits in WFI.
+// sleeping while every hart waits in WFI. With more than one hart a kicker thread ends each
+// hart's turn after kTimeSlice so that a spinning hart cannot starve the others.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
+#include "accel/tcg/softmmu.h"
 #include "hw/riscv/hart_irq.h"
 #include "target/riscv/cpu_state.h"
+#include "target/riscv/engine.h"
 #include "target/riscv/system/priv_state.h"
 #include "target/riscv/system/system_memory.h"
 
 namespace tandem::riscv {
 
+struct HartOptions {
+  bool translator = true;  // false: the reference interpreter
+};
+
 class SystemHart {
  public:
-  SystemHart(unsigned hartid, const GuestRam& ram, const IoBus& mmio, PrivEnv env);
+  // `code_pages` (translator only) is shared by the harts of a machine and outlives them.
+  SystemHart(unsigned hartid, const GuestRam& ram, const IoBus& mmio, PrivEnv env,
+             tcg::CodePages* code_pages = nullptr);
+  ~SystemHart();
 
-  // Runs up to `max_insns` instructions. Returns early when the hart enters WFI.
-  void run(uint64_t max_insns);
+  // Runs up to `budget` instructions (interpreter) or engine exits (translator). Returns early
+  // when the hart enters WFI or was kicked (request_exit, an interrupt).
+  void run(uint64_t budget);
+  // Makes run() return soon. Any thread.
+  void kick() {
+    if (engine_) engine_->request_exit();
+  }
+  bool translated() const { return engine_ != nullptr; }
 
   // True while the hart sleeps in WFI with nothing (pending & enabled in mie) to wake it.
   bool waiting() const;
   bool halted_in_wfi() const { return wfi_; }
 
-  void set_pending(unsigned bit, bool level) {
+  // Returns true when the line was newly raised.
+  bool set_pending(unsigned bit, bool level) {
     if (level) {
-      hw_pending_.fetch_or(1ull << bit, std::memory_order_acq_rel);
-    } else {
-      hw_pending_.fetch_and(~(1ull << bit), std::memory_order_acq_rel);
+      const uint64_t old = hw_pending_.fetch_or(1ull << bit, std::memory_order_acq_rel);
+      if (old & (1ull << bit)) return false;
+      kick();  // take it at the next block boundary
+      return true;
     }
+    hw_pending_.fetch_and(~(1ull << bit), std::memory_order_acq_rel);
+    return false;
   }
   uint64_t hw_pending() const { return hw_pending_.load(std::memory_order_acquire); }
 
@@ -54,6 +77,11 @@ class SystemHart {
   uint64_t traps_taken = 0;
 
  private:
+  void run_interpreted(uint64_t max_insns);
+  void run_translated(uint64_t max_exits);
+  // False when the hart sleeps in WFI (nothing to run now).
+  bool take_interrupts();
+  void step_interpreted();
   void handle_exit(const ExitInfo& exit);
   void handle_illegal(uint32_t raw);
   bool exec_system(uint32_t raw);  // CSR ops, mret, sret, wfi, sfence.vma; false: illegal
@@ -63,11 +91,14 @@ class SystemHart {
   PrivEnv env_;
   std::atomic<uint64_t> hw_pending_{0};
   bool wfi_ = false;
+  std::unique_ptr<ExecutionEngine> engine_;
 };
 
 class HartGroup final : public HartInterruptSink {
  public:
-  HartGroup(unsigned num_harts, const GuestRam& ram, const IoBus& mmio, PrivEnv env);
+  HartGroup(unsigned num_harts, const GuestRam& ram, const IoBus& mmio, PrivEnv env,
+            HartOptions options = {});
+  ~HartGroup() override;
 
   void set_pending(unsigned hart, unsigned irq_bit, bool level) override;
 
@@ -80,13 +111,22 @@ class HartGroup final : public HartInterruptSink {
   SystemHart& hart(unsigned i) { return *harts_[i]; }
   unsigned size() const { return static_cast<unsigned>(harts_.size()); }
 
-  // Instructions per round-robin turn: bounds interrupt latency.
+  // Interpreter: instructions per round-robin turn (bounds interrupt latency). Translator: engine
+  // exits per turn (bounds how long a trap storm keeps the loop from seeing stop()).
   static constexpr uint64_t kSlice = 4096;
+  // Translator with several harts: the longest turn a hart gets.
+  static constexpr std::chrono::milliseconds kTimeSlice{4};
 
  private:
+  void kicker();
+
+  std::unique_ptr<tcg::CodePages> code_pages_;  // before harts_: they refer to it
   std::vector<std::unique_ptr<SystemHart>> harts_;
+  std::atomic<unsigned> running_{0};  // the hart whose turn it is
+  std::thread kicker_;
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable kicker_wake_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> kicks_{0};
 };

@@ -31,7 +31,10 @@ class HartTest : public ::testing::Test {
     ram_.add_region(kRam, 1 << 20);
     dev_ = std::make_shared<RegDevice>();
     mmio_.add(0x10000000, 0x1000, dev_, "reg");
-    group_ = std::make_unique<HartGroup>(1, ram_, mmio_, PrivEnv{});
+    // The interpreter: these tests step single instructions (run(n) counts instructions).
+    // The translator runs the same privileged layer in tests/riscv_virt.
+    group_ =
+        std::make_unique<HartGroup>(1, ram_, mmio_, PrivEnv{}, HartOptions{.translator = false});
     hart().cpu.pc = kRam;
     // PMP: everything for S/U (without a matching entry their accesses fail).
     hart().ps.pmp.addr[0] = ~0ull >> 10;

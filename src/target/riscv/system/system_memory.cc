@@ -23,12 +23,40 @@ uint64_t fault_cause(FaultKind kind, Access access) {
   return kLoadAccessFault;
 }
 
+SystemMemory::SystemMemory(const GuestRam& ram, const IoBus& mmio, PrivState& priv)
+    : ram_(ram), mmio_(mmio), priv_(priv), tlb_(std::make_unique<tcg::SoftTlb>()) {}
+
+void SystemMemory::set_code_pages(tcg::CodePages* pages) {
+  code_ = pages;
+  if (pages) pages->add_tlb(tlb_.get());
+}
+
 void SystemMemory::flush_tlb() {
-  for (auto& ctx : tlb_) {
-    for (auto& table : ctx) {
-      for (auto& e : table) e = TlbEntry{};
-    }
+  for (auto& table : tlb_->entry) {
+    for (auto& e : table) e = tcg::SoftTlbEntry{};
   }
+  ++generation_;
+}
+
+uint64_t SystemMemory::host_to_phys(const uint8_t* host) const {
+  for (const RamRegion& r : ram_.regions()) {
+    if (host >= r.host && host < r.host + r.size) return r.gpa + (host - r.host);
+  }
+  return ~uint64_t{0};
+}
+
+uint32_t SystemMemory::tb_flags() const {
+  uint32_t f = tcg::tb_flags::kSystem | context(Access::kRead);
+  f |= static_cast<uint32_t>(priv_.priv) << tcg::tb_flags::kPrivShift;
+  if (priv_.fp_enabled()) f |= tcg::tb_flags::kFpEnabled;
+  return f;
+}
+
+bool SystemMemory::code_phys(uint64_t pc, uint64_t* paddr) {
+  const uint8_t* host = translate(pc, 2, Access::kExec);
+  if (!host) return false;
+  *paddr = host_to_phys(host);
+  return true;
 }
 
 FaultKind SystemMemory::walk(uint64_t vaddr, Access access, Priv p, uint64_t& paddr) {
@@ -115,8 +143,10 @@ uint8_t* SystemMemory::translate(uint64_t addr, uint64_t len, Access access) {
     fault_ = {FaultKind::kSlow, addr};
     return nullptr;
   }
-  TlbEntry& e = tlb_[context(access)][static_cast<unsigned>(access)][vpn & ((1u << kTlbBits) - 1)];
-  if (e.vpn == vpn) return e.host + offset;
+  const unsigned a = static_cast<unsigned>(access);
+  tcg::SoftTlbEntry& e = tlb_->entry[context(access)][tcg::SoftTlb::index(addr)];
+  const uint64_t vpage = vpn << 12;
+  if (e.tag[a] == vpage) return reinterpret_cast<uint8_t*>(addr + e.addend);
   uint64_t paddr;
   const FaultKind k = resolve(addr, len, access, paddr);
   if (k != FaultKind::kNone) {
@@ -130,10 +160,20 @@ uint8_t* SystemMemory::translate(uint64_t addr, uint64_t len, Access access) {
     fault_ = {access == Access::kExec ? FaultKind::kAccess : FaultKind::kSlow, addr};
     return nullptr;
   }
+  // A store into a page holding translated code: those translations go first.
+  if (access == Access::kWrite && code_ && code_->has_code(page)) code_->invalidate(page);
   const Priv p = access == Access::kExec ? priv_.priv : priv_.data_priv();
   if (priv_.pmp_page_uniform(page, access, p)) {
-    e.vpn = vpn;
-    e.host = host;
+    const int64_t addend = static_cast<int64_t>(reinterpret_cast<uintptr_t>(host) - vpage);
+    bool other = e.addend != addend;
+    for (uint64_t t : e.tag) {
+      if (t != tcg::kTlbInvalid && (t & ~uint64_t{4095}) != vpage) other = true;
+    }
+    if (other) {
+      e = tcg::SoftTlbEntry{};
+      e.addend = addend;
+    }
+    e.tag[a] = vpage;
   }
   return host + offset;
 }
@@ -148,6 +188,7 @@ bool SystemMemory::phys_read(uint64_t paddr, std::span<uint8_t> data) {
 
 bool SystemMemory::phys_write(uint64_t paddr, std::span<const uint8_t> data) {
   if (uint8_t* h = ram_.host_ptr(paddr, data.size())) {
+    if (code_) code_->invalidate_range(paddr, data.size());
     std::memcpy(h, data.data(), data.size());
     return true;
   }

@@ -3,17 +3,23 @@
 // hardware with an atomic PTE update), PMP checks, and physical dispatch to RAM or MMIO.
 //
 // translate() (the interpreter's GuestMemory seam) only ever returns host pointers into RAM,
-// cached per 4 KiB page in a direct-mapped software TLB per access type. Everything else
-// (MMIO, accesses that cross a page) returns nullptr with last_fault().kind == kSlow, and the
-// hart emulates that load/store through access() instead. The TLB is flushed on satp writes,
-// sfence.vma and changes of MPRV/MPP/MXR/PMP. Entries are kept per translation context (the
-// effective privilege, and SUM for S-mode data accesses), so traps, xRET and the SUM toggling
-// around Linux's user copies do not flush anything.
+// cached per 4 KiB page in the software TLB that the translator's generated code also reads
+// inline (accel/tcg/softmmu.h). Everything else (MMIO, accesses that cross a page) returns
+// nullptr with last_fault().kind == kSlow, and the caller emulates that load/store through
+// access() instead. The TLB is flushed on satp writes, sfence.vma and changes of
+// MPRV/MPP/MXR/PMP. Entries are kept per translation context (the effective privilege, and SUM
+// for S-mode data accesses), so traps, xRET and the SUM toggling around Linux's user copies do
+// not flush anything.
+//
+// With the translator, stores into RAM pages holding translated code (CodePages) drop those
+// translations first, whichever path the store takes.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
+#include "accel/tcg/softmmu.h"
 #include "memory/guest_ram.h"
 #include "memory/io_bus.h"
 #include "target/riscv/guest_memory.h"
@@ -31,10 +37,9 @@ struct MemFault {
 // The trap cause a fault of `kind` during `access` raises.
 uint64_t fault_cause(FaultKind kind, Access access);
 
-class SystemMemory final : public GuestMemory {
+class SystemMemory final : public GuestMemory, public tcg::SystemCpu {
  public:
-  SystemMemory(const GuestRam& ram, const IoBus& mmio, PrivState& priv)
-      : ram_(ram), mmio_(mmio), priv_(priv) {}
+  SystemMemory(const GuestRam& ram, const IoBus& mmio, PrivState& priv);
 
   uint8_t* translate(uint64_t addr, uint64_t len, Access access) override;
 
@@ -52,16 +57,21 @@ class SystemMemory final : public GuestMemory {
 
   void flush_tlb();
   const MemFault& last_fault() const { return fault_; }
+  void set_fault(const MemFault& f) { fault_ = f; }
+
+  // The translator's view (accel/tcg/softmmu.h).
+  void set_code_pages(tcg::CodePages* pages);
+  tcg::SoftTlb* tlb() { return tlb_.get(); }
+  uint32_t tb_flags() const override;
+  bool code_phys(uint64_t pc, uint64_t* paddr) override;
+  uint64_t tlb_generation() const override { return generation_; }
+  const tcg::SoftMmuHelpers& helpers() const override;
+  tcg::CodePages& code_pages() override { return *code_; }
 
  private:
-  struct TlbEntry {
-    uint64_t vpn = ~0ull;
-    uint8_t* host = nullptr;  // host address of the page
-  };
-  static constexpr unsigned kTlbBits = 8;
-
   FaultKind walk(uint64_t vaddr, Access access, Priv p, uint64_t& paddr);
   // 0 U, 1 S, 2 M, 3 S with SUM (data accesses only).
+ public:
   unsigned context(Access access) const {
     const Priv p = access == Access::kExec ? priv_.priv : priv_.data_priv();
     if (p == Priv::kM) return 2;
@@ -71,10 +81,15 @@ class SystemMemory final : public GuestMemory {
     return static_cast<unsigned>(p);
   }
 
+ private:
+  uint64_t host_to_phys(const uint8_t* host) const;
+
   const GuestRam& ram_;
   const IoBus& mmio_;
   PrivState& priv_;
-  TlbEntry tlb_[4][3][1u << kTlbBits];
+  std::unique_ptr<tcg::SoftTlb> tlb_;
+  tcg::CodePages* code_ = nullptr;
+  uint64_t generation_ = 0;
   MemFault fault_;
 };
 

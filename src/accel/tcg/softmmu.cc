@@ -1,0 +1,75 @@
+#include "accel/tcg/softmmu.h"
+
+namespace tandem::tcg {
+
+namespace {
+constexpr uint64_t kPage = 4096;
+}
+
+CodePages::CodePages(const GuestRam& ram) : ram_(ram) {
+  uint64_t total = 0;
+  for (const RamRegion& r : ram.regions()) {
+    region_first_bit_.push_back(total);
+    total += (r.size + kPage - 1) / kPage;
+  }
+  bits_.assign((total + 63) / 64, 0);
+}
+
+uint64_t CodePages::bit_index(uint64_t paddr) const {
+  const auto& regions = ram_.regions();
+  for (size_t i = 0; i < regions.size(); ++i) {
+    if (paddr >= regions[i].gpa && paddr - regions[i].gpa < regions[i].size) {
+      return region_first_bit_[i] + (paddr - regions[i].gpa) / kPage;
+    }
+  }
+  return kNone;
+}
+
+void CodePages::add(uint64_t paddr) {
+  const uint64_t i = bit_index(paddr);
+  if (i == kNone || ((bits_[i / 64] >> (i % 64)) & 1)) return;
+  bits_[i / 64] |= uint64_t{1} << (i % 64);
+  // Fast write entries that reach this page must miss from now on.
+  const uint8_t* host = ram_.host_ptr(paddr & ~(kPage - 1), kPage);
+  for (SoftTlb* tlb : tlbs_) {
+    for (auto& table : tlb->entry) {
+      for (SoftTlbEntry& e : table) {
+        const uint64_t tag = e.tag[1];
+        if (tag == kTlbInvalid || (tag & kTlbNotDirty)) continue;
+        if (reinterpret_cast<const uint8_t*>(tag + e.addend) == host) e.tag[1] = tag | kTlbNotDirty;
+      }
+    }
+  }
+}
+
+void CodePages::invalidate(uint64_t paddr) {
+  const uint64_t i = bit_index(paddr);
+  if (i == kNone || !((bits_[i / 64] >> (i % 64)) & 1)) return;
+  bits_[i / 64] &= ~(uint64_t{1} << (i % 64));
+  const uint64_t page = paddr & ~(kPage - 1);
+  for (auto& l : listeners_) l(page);
+  // Write entries marked for this page may become fast again: they refill on their next miss.
+  const uint8_t* host = ram_.host_ptr(page, kPage);
+  for (SoftTlb* tlb : tlbs_) {
+    for (auto& table : tlb->entry) {
+      for (SoftTlbEntry& e : table) {
+        const uint64_t tag = e.tag[1];
+        if (tag == kTlbInvalid || !(tag & kTlbNotDirty)) continue;
+        if (reinterpret_cast<const uint8_t*>((tag & ~kTlbNotDirty) + e.addend) == host) {
+          e.tag[1] = tag & ~kTlbNotDirty;
+        }
+      }
+    }
+  }
+}
+
+void CodePages::invalidate_range(uint64_t paddr, uint64_t len) {
+  if (len == 0) return;
+  const uint64_t end = paddr + len < paddr ? UINT64_MAX : paddr + len;
+  for (uint64_t page = paddr & ~(kPage - 1); page < end; page += kPage) {
+    if (has_code(page)) invalidate(page);
+    if (page + kPage < page) break;
+  }
+}
+
+}  // namespace tandem::tcg
