@@ -207,8 +207,6 @@ int run(int argc, char** argv, const EngineFactory* translator) {
         break;
       case riscv::ExitKind::kInterrupted:
         break;
-      case riscv::ExitKind::kStep:  // full-system only
-        fail("internal error: single-step exit in user mode at pc 0x{:x}", cpu.pc);
     }
   }
 }

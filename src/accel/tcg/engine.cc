@@ -96,7 +96,15 @@ Tb* TcgEngine::find(uint64_t pc, uint32_t frm) {
   if (sys_ && !sys_->code_phys(pc, &phys)) return nullptr;
   auto it = map_.find({pc, phys, frm, flags_});
   if (it == map_.end()) return nullptr;
-  f = it->second;
+  Tb* tb = it->second;
+  if (tb->phys2 != Tb::kNoPhys2) {
+    uint64_t phys2 = 0;
+    const uint64_t page2 = (pc & ~(kPage - 1)) + kPage;
+    if (!sys_->code_phys(page2, &phys2) || phys2 != tb->phys2) return nullptr;
+    return tb;
+  }
+  f = tb;
+  note_cached(pc);
   return f;
 }
 
@@ -110,6 +118,23 @@ void TcgEngine::check_system_state() {
     tlb_generation_ = generation;
     std::fill(std::begin(fast_), std::end(fast_), nullptr);
     buffer_.clear_jump_cache();
+    cached_vpages_.clear();
+  } else {
+    for (uint64_t page : sys_->flushed_pages()) {
+      if (cached_vpages_.erase(page)) drop_virtual_page(page);
+    }
+  }
+  sys_->clear_flushed_pages();
+}
+
+void TcgEngine::drop_virtual_page(uint64_t page) {
+  for (Tb*& f : fast_) {
+    if (f && (f->pc & ~(kPage - 1)) == page) f = nullptr;
+  }
+  // Jump-cache keys carry the block flags in bits 56..62 (jump_cache_key).
+  const uint64_t mask = ~((uint64_t{0x7f} << 56) | (kPage - 1));
+  for (JumpCacheEntry& e : buffer_.runtime()->jump_cache) {
+    if (e.pc != kInvalidPc && (e.pc & mask) == (page & mask)) e = {kInvalidPc, nullptr};
   }
 }
 
@@ -128,6 +153,7 @@ void TcgEngine::flush() {
   pages_.clear();
   std::fill(std::begin(fast_), std::end(fast_), nullptr);
   buffer_.reset();
+  cached_vpages_.clear();
   flush_pending_ = false;
   ++stats_.flushes;
 }
@@ -153,6 +179,11 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
       *fault = {ExitKind::kFetchFault, res.fault_addr};
       return nullptr;
     }
+    uint64_t phys2 = Tb::kNoPhys2;
+    if (res.straddles && !sys_->code_phys((pc & ~(kPage - 1)) + kPage, &phys2)) {
+      *fault = {ExitKind::kFetchFault, (pc & ~(kPage - 1)) + kPage};
+      return nullptr;
+    }
     uint8_t reg_uses[32] = {};
     if (sampling_) {
       for (const Op& op : ir_.ops) {
@@ -174,6 +205,7 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
     Tb& tb = tbs_.emplace_back();
     tb.pc = pc;
     tb.phys = phys;
+    tb.phys2 = phys2;
     tb.frm = frm;
     tb.flags = flags_;
     tb.end = res.end;
@@ -209,11 +241,18 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
     }
     Tb* p = &tb;
     map_[key_of(tb)] = p;
-    fast_[jump_cache_index(pc)] = p;
+    if (phys2 == Tb::kNoPhys2) {
+      fast_[jump_cache_index(pc)] = p;
+      note_cached(pc);
+    }
     if (sys_) {
-      // A full-system TB lies within one page (translate.h).
+      // A full-system TB lies within one page, or two for a straddling one (translate.h).
       pages_[phys & ~(kPage - 1)].push_back(p);
       sys_->code_pages().add(phys);
+      if (phys2 != Tb::kNoPhys2) {
+        pages_[phys2 & ~(kPage - 1)].push_back(p);
+        sys_->code_pages().add(phys2);
+      }
     } else {
       for (uint64_t page = pc & ~(kPage - 1); page < tb.end; page += kPage)
         pages_[page].push_back(p);
@@ -232,8 +271,9 @@ void TcgEngine::patch_jump(Tb* from, unsigned slot, const uint8_t* dest) {
 
 void TcgEngine::link(Tb* from, unsigned slot, Tb* to) {
   if (!from->valid || !to->valid || from->info.jmp_offset[slot] == ~0u) return;
-  // Full-system: only within a page, whose mapping the source block was found through.
-  if (sys_ && (from->pc >> 12) != (to->pc >> 12)) return;
+  // Full-system: only within a page, whose mapping the source block was found through, and
+  // never to a block whose second page must be checked on entry.
+  if (sys_ && ((from->pc >> 12) != (to->pc >> 12) || to->phys2 != Tb::kNoPhys2)) return;
   if (from->chained[slot] == to) return;
   patch_jump(from, slot, to->code);
   from->chained[slot] = to;
@@ -471,7 +511,7 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
           to = translate(cpu.pc, cpu.frm, &fault);
           if (!to) return fault;
         }
-        if (opts_.jump_cache) {
+        if (opts_.jump_cache && to->phys2 == Tb::kNoPhys2) {
           buffer_.runtime()->jump_cache[jump_cache_index(cpu.pc)] = {jump_cache_key(cpu.pc, flags_),
                                                                      to->code};
         }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "accel/tcg/backend_x86.h"
@@ -53,6 +54,10 @@ struct TcgOptions {
 struct Tb {
   uint64_t pc = 0;
   uint64_t phys = 0;  // full-system: physical address of pc (else pc)
+  // Full-system, an instruction crossing a page boundary: the physical address of the second
+  // page, checked on every lookup (such TBs are never cached by virtual pc or chained to).
+  uint64_t phys2 = kNoPhys2;
+  static constexpr uint64_t kNoPhys2 = ~uint64_t{0};
   uint32_t frm = 0;
   uint32_t flags = 0;  // full-system: tb_flags
   uint64_t end = 0;    // guest bytes [pc, end)
@@ -115,6 +120,10 @@ class TcgEngine : public riscv::ExecutionEngine {
   Tb* find(uint64_t pc, uint32_t frm);
   void invalidate_phys_page(uint64_t page);
   void check_system_state();
+  void drop_virtual_page(uint64_t page);
+  void note_cached(uint64_t pc) {
+    if (sys_) cached_vpages_.insert(pc & ~uint64_t{4095});
+  }
   Tb* translate(uint64_t pc, uint32_t frm, riscv::ExitInfo* fault);
   void link(Tb* from, unsigned slot, Tb* to);
   void patch_jump(Tb* from, unsigned slot, const uint8_t* dest);
@@ -137,6 +146,8 @@ class TcgEngine : public riscv::ExecutionEngine {
   SystemCpu* sys_ = nullptr;
   uint32_t flags_ = 0;           // full-system: the flags of the state being run
   uint64_t tlb_generation_ = 0;  // full-system: the TLB flush count the virtual-pc caches match
+  // Full-system: virtual pages with pcs in fast_ or the jump cache since they were last cleared.
+  std::unordered_set<uint64_t> cached_vpages_;
   std::set<uint64_t> protected_pages_;
   Tb* fast_[kJumpCacheSize] = {};
   uint32_t last_frm_ = ~0u;

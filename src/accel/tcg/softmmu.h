@@ -115,8 +115,11 @@ class SystemCpu {
   virtual uint32_t tb_flags() const = 0;
   // Physical address of the instruction at pc; false on a fetch fault (recorded for the trap).
   virtual bool code_phys(uint64_t pc, uint64_t* paddr) = 0;
-  // Bumped on every TLB flush: caches keyed by virtual pc are stale then.
+  // Bumped on every full TLB flush: caches keyed by virtual pc are stale then.
   virtual uint64_t tlb_generation() const = 0;
+  // Pages flushed one by one (sfence.vma with an address) since clear_flushed_pages().
+  virtual const std::vector<uint64_t>& flushed_pages() const = 0;
+  virtual void clear_flushed_pages() = 0;
   virtual const SoftMmuHelpers& helpers() const = 0;
   virtual CodePages& code_pages() = 0;
 };

@@ -55,8 +55,6 @@ enum class ExitKind {
   kInterrupted,  // an asynchronous stop was requested (signal, timer, exit), or the
                  // instruction budget ran out; pc at the next instruction
   kFenceI,       // a fence.i completed (pc after it): translated code may be stale
-  kStep,         // full-system translator: run the instruction at pc on the interpreter (it
-                 // crosses a page boundary)
 };
 
 struct ExitInfo {

@@ -56,15 +56,12 @@ void translate_block(const TranslateParams& params, GuestMemory& mem, tcg::Ir& i
       uint16_t half = 0;
       if (lo) std::memcpy(&half, lo, 2);
       if (lo && insn_length(half) == 4) {
-        // Crosses into the next page, whose mapping this TB must not depend on.
-        if (n == 0) {
-          c.pc = pc;
-          ir.insn_start(pc);
-          c.exit_guest(ExitKind::kStep, pc, false);
-        } else {
+        // It crosses into the next page: a TB of its own, which depends on both mappings.
+        if (n > 0) {
           c.jump(0, pc);
+          break;
         }
-        break;
+        result->straddles = true;
       }
     }
     if (!fetch(mem, pc, &raw, &bad)) {

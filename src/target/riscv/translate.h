@@ -3,9 +3,9 @@
 // instruction that needs the dispatcher (ecall, ebreak, fence.i, frm writes, illegal ones), a
 // page boundary or a size limit.
 //
-// In full-system mode (params.flags has tb_flags::kSystem) a TB never holds bytes of two
-// pages: it stops before an instruction that crosses into the next page, and a TB starting with
-// one only asks for it to be interpreted (ExitKind::kStep). Privileged instructions and CSRs
+// In full-system mode (params.flags has tb_flags::kSystem) a TB holds bytes of one page, except
+// a TB of one instruction that crosses into the next page (TranslateResult::straddles): it stops
+// before such an instruction, which starts a TB of its own. Privileged instructions and CSRs
 // other than the FP ones leave the TB as illegal-instruction exits for the hart to execute.
 #pragma once
 
@@ -29,6 +29,7 @@ struct TranslateParams {
 
 struct TranslateResult {
   bool fetch_fault = false;  // the first instruction cannot be fetched
+  bool straddles = false;    // full-system: the TB is one instruction crossing a page boundary
   uint64_t fault_addr = 0;
   uint64_t end = 0;  // guest address just past the last instruction
   unsigned insns = 0;

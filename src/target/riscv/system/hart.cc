@@ -104,29 +104,16 @@ void SystemHart::run_translated(uint64_t max_exits) {
   for (uint64_t n = 0; n < max_exits; ++n) {
     if (!take_interrupts()) return;
     const ExitInfo exit = engine_->run(cpu);
+    ++exits[static_cast<unsigned>(exit.kind) & 15];
     if (exit.kind == ExitKind::kInterrupted) return;  // kicked: interrupts, turn over, stop
-    if (exit.kind == ExitKind::kStep) {
-      step_interpreted();
-    } else {
-      handle_exit(exit);
-    }
+    handle_exit(exit);
   }
-}
-
-// One instruction on the interpreter (one the translator leaves to it: it crosses a page).
-void SystemHart::step_interpreted() {
-  const InterpOptions options{.system_counters = true, .fp_disabled = !ps.fp_enabled()};
-  const ExitInfo exit = interpret(cpu, mem, 1, no_hook(), options);
-  handle_exit(exit);
 }
 
 void SystemHart::handle_exit(const ExitInfo& exit) {
   switch (exit.kind) {
     case ExitKind::kInterrupted:
     case ExitKind::kFenceI:
-      return;
-    case ExitKind::kStep:
-      step_interpreted();
       return;
     case ExitKind::kEcall:
       trap(ps.priv == Priv::kU ? kEcallU : ps.priv == Priv::kS ? kEcallS : kEcallM, 0);
@@ -263,7 +250,10 @@ void SystemHart::emulate_access(FaultKind, Access access, uint64_t addr) {
 }
 
 void SystemHart::handle_illegal(uint32_t raw) {
-  if ((raw & 3) == 3 && exec_system(raw)) return;
+  if ((raw & 3) == 3 && exec_system(raw)) {
+    ++csr_exits;
+    return;
+  }
   trap(kIllegalInsn, raw);
 }
 
@@ -294,7 +284,12 @@ bool SystemHart::exec_system(uint32_t raw) {
     } else if ((raw & 0xfe007fff) == 0x12000073) {  // sfence.vma
       if (ps.priv == Priv::kU || (ps.priv == Priv::kS && tvm)) return false;
       cpu.pc += 4;
-      mem.flush_tlb();
+      // No ASIDs (satp's ASID field is zero-width): the ASID operand changes nothing.
+      if (rs1 != 0) {
+        mem.flush_tlb_page(cpu.x[rs1]);
+      } else {
+        mem.flush_tlb();
+      }
     } else {
       return false;
     }
@@ -339,6 +334,26 @@ HartGroup::HartGroup(unsigned num_harts, const GuestRam& ram, const IoBus& mmio,
 HartGroup::~HartGroup() {
   stop();
   if (kicker_.joinable()) kicker_.join();
+  if (std::getenv("TANDEM_HART_STATS")) {
+    static const char* const kNames[] = {"ecall",      "ebreak",      "illegal",
+                                         "load-fault", "store-fault", "fetch-fault",
+                                         "misaligned", "interrupted", "fence.i"};
+    for (auto& h : harts_) {
+      std::fprintf(stderr,
+                   "hart %u: %llu traps, %llu system-instruction exits, TLB flushes %llu full "
+                   "%llu page; exits:",
+                   h->env_.hartid, static_cast<unsigned long long>(h->traps_taken),
+                   static_cast<unsigned long long>(h->csr_exits),
+                   static_cast<unsigned long long>(h->mem.full_flushes),
+                   static_cast<unsigned long long>(h->mem.page_flushes));
+      for (unsigned k = 0; k < 9; ++k) {
+        if (h->exits[k]) {
+          std::fprintf(stderr, " %s %llu", kNames[k], static_cast<unsigned long long>(h->exits[k]));
+        }
+      }
+      std::fprintf(stderr, "\n");
+    }
+  }
 }
 
 void HartGroup::kicker() {

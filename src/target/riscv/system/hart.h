@@ -75,15 +75,18 @@ class SystemHart {
   PrivState ps;
   SystemMemory mem;
   uint64_t traps_taken = 0;
+  // Translator: engine exits by ExitKind (TANDEM_HART_STATS=1 prints them at the end).
+  uint64_t exits[16] = {};
+  uint64_t csr_exits = 0;  // of the illegal-instruction exits: CSR accesses and xRET/WFI/SFENCE
 
  private:
   void run_interpreted(uint64_t max_insns);
   void run_translated(uint64_t max_exits);
   // False when the hart sleeps in WFI (nothing to run now).
   bool take_interrupts();
-  void step_interpreted();
   void handle_exit(const ExitInfo& exit);
   void handle_illegal(uint32_t raw);
+  friend class HartGroup;
   bool exec_system(uint32_t raw);  // CSR ops, mret, sret, wfi, sfence.vma; false: illegal
   void emulate_access(FaultKind kind, Access access, uint64_t addr);
   void set_priv_context_changed() { mem.flush_tlb(); }

@@ -36,6 +36,41 @@ void SystemMemory::flush_tlb() {
     for (auto& e : table) e = tcg::SoftTlbEntry{};
   }
   ++generation_;
+  ++full_flushes;
+  flushed_pages_.clear();
+  superpages_.clear();
+  superpages_overflow_ = false;
+}
+
+void SystemMemory::note_superpage(uint64_t vaddr, unsigned level) {
+  const uint64_t size = kPageSize << (9 * level);
+  const uint64_t base = vaddr & ~(size - 1);
+  for (const auto& r : superpages_) {
+    if (r.first == base && r.second == size) return;
+  }
+  if (superpages_.size() >= 32) {
+    superpages_overflow_ = true;
+    return;
+  }
+  superpages_.push_back({base, size});
+}
+
+void SystemMemory::flush_tlb_page(uint64_t vaddr) {
+  const uint64_t vpage = vaddr & ~(kPageSize - 1);
+  bool in_superpage = superpages_overflow_;
+  for (const auto& [base, size] : superpages_) in_superpage |= vaddr - base < size;
+  if (in_superpage || flushed_pages_.size() >= 64) return flush_tlb();
+  ++page_flushes;
+  for (auto& table : tlb_->entry) {
+    tcg::SoftTlbEntry& e = table[tcg::SoftTlb::index(vaddr)];
+    for (uint64_t t : e.tag) {
+      if (t != tcg::kTlbInvalid && (t & ~(kPageSize - 1)) == vpage) {
+        e = tcg::SoftTlbEntry{};
+        break;
+      }
+    }
+  }
+  flushed_pages_.push_back(vpage);
 }
 
 uint64_t SystemMemory::host_to_phys(const uint8_t* host) const {
@@ -59,8 +94,10 @@ bool SystemMemory::code_phys(uint64_t pc, uint64_t* paddr) {
   return true;
 }
 
-FaultKind SystemMemory::walk(uint64_t vaddr, Access access, Priv p, uint64_t& paddr) {
+FaultKind SystemMemory::walk(uint64_t vaddr, Access access, Priv p, uint64_t& paddr,
+                             unsigned* leaf_level) {
   const uint64_t mode = priv_.satp >> 60;
+  if (leaf_level) *leaf_level = 0;
   if (p == Priv::kM || mode == kSatpBare) {
     paddr = vaddr;
     return FaultKind::kNone;
@@ -121,6 +158,7 @@ FaultKind SystemMemory::walk(uint64_t vaddr, Access access, Priv p, uint64_t& pa
         }
       }
       paddr = ((ppn & ~low_mask) | ((vaddr >> 12) & low_mask)) * kPageSize + (vaddr & 4095);
+      if (leaf_level) *leaf_level = static_cast<unsigned>(level);
       return FaultKind::kNone;
     }
     return FaultKind::kPage;  // no leaf at level 0
@@ -128,9 +166,10 @@ FaultKind SystemMemory::walk(uint64_t vaddr, Access access, Priv p, uint64_t& pa
   }
 }
 
-FaultKind SystemMemory::resolve(uint64_t vaddr, uint64_t len, Access access, uint64_t& paddr) {
+FaultKind SystemMemory::resolve(uint64_t vaddr, uint64_t len, Access access, uint64_t& paddr,
+                                unsigned* leaf_level) {
   const Priv p = access == Access::kExec ? priv_.priv : priv_.data_priv();
-  const FaultKind k = walk(vaddr, access, p, paddr);
+  const FaultKind k = walk(vaddr, access, p, paddr, leaf_level);
   if (k != FaultKind::kNone) return k;
   if (!priv_.pmp_allows(paddr, len, access, p)) return FaultKind::kAccess;
   return FaultKind::kNone;
@@ -148,7 +187,8 @@ uint8_t* SystemMemory::translate(uint64_t addr, uint64_t len, Access access) {
   const uint64_t vpage = vpn << 12;
   if (e.tag[a] == vpage) return reinterpret_cast<uint8_t*>(addr + e.addend);
   uint64_t paddr;
-  const FaultKind k = resolve(addr, len, access, paddr);
+  unsigned level = 0;
+  const FaultKind k = resolve(addr, len, access, paddr, &level);
   if (k != FaultKind::kNone) {
     fault_ = {k, addr};
     return nullptr;
@@ -174,6 +214,7 @@ uint8_t* SystemMemory::translate(uint64_t addr, uint64_t len, Access access) {
       e.addend = addend;
     }
     e.tag[a] = vpage;
+    if (level > 0) note_superpage(addr, level);
   }
   return host + offset;
 }

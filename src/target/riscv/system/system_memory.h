@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
+#include <vector>
 
 #include "accel/tcg/softmmu.h"
 #include "memory/guest_ram.h"
@@ -45,7 +47,8 @@ class SystemMemory final : public GuestMemory, public tcg::SystemCpu {
 
   // Virtual -> physical for one byte at the current privilege (MPRV applies to reads/writes),
   // with page-table and PMP checks for `len` bytes from `vaddr` (within one page). Not cached.
-  FaultKind resolve(uint64_t vaddr, uint64_t len, Access access, uint64_t& paddr);
+  FaultKind resolve(uint64_t vaddr, uint64_t len, Access access, uint64_t& paddr,
+                    unsigned* leaf_level = nullptr);
 
   // A load or store of any size and alignment, through translation, to RAM or MMIO. Nothing is
   // written unless every byte translates. On failure returns the fault (vaddr = `vaddr`).
@@ -56,7 +59,11 @@ class SystemMemory final : public GuestMemory, public tcg::SystemCpu {
   bool phys_write(uint64_t paddr, std::span<const uint8_t> data);
 
   void flush_tlb();
+  // sfence.vma with an address: only that page's entries go (and, when the address lies in a
+  // superpage whose pages are cached, everything).
+  void flush_tlb_page(uint64_t vaddr);
   const MemFault& last_fault() const { return fault_; }
+  uint64_t full_flushes = 0, page_flushes = 0;  // statistics
   void set_fault(const MemFault& f) { fault_ = f; }
 
   // The translator's view (accel/tcg/softmmu.h).
@@ -65,11 +72,15 @@ class SystemMemory final : public GuestMemory, public tcg::SystemCpu {
   uint32_t tb_flags() const override;
   bool code_phys(uint64_t pc, uint64_t* paddr) override;
   uint64_t tlb_generation() const override { return generation_; }
+  const std::vector<uint64_t>& flushed_pages() const override { return flushed_pages_; }
+  void clear_flushed_pages() override { flushed_pages_.clear(); }
   const tcg::SoftMmuHelpers& helpers() const override;
   tcg::CodePages& code_pages() override { return *code_; }
 
  private:
-  FaultKind walk(uint64_t vaddr, Access access, Priv p, uint64_t& paddr);
+  // `leaf_level` (if given): 0 for a 4 KiB page, 1 for 2 MiB, 2 for 1 GiB, ...; 0 when bare.
+  FaultKind walk(uint64_t vaddr, Access access, Priv p, uint64_t& paddr,
+                 unsigned* leaf_level = nullptr);
   // 0 U, 1 S, 2 M, 3 S with SUM (data accesses only).
  public:
   unsigned context(Access access) const {
@@ -83,6 +94,7 @@ class SystemMemory final : public GuestMemory, public tcg::SystemCpu {
 
  private:
   uint64_t host_to_phys(const uint8_t* host) const;
+  void note_superpage(uint64_t vaddr, unsigned level);
 
   const GuestRam& ram_;
   const IoBus& mmio_;
@@ -90,6 +102,10 @@ class SystemMemory final : public GuestMemory, public tcg::SystemCpu {
   std::unique_ptr<tcg::SoftTlb> tlb_;
   tcg::CodePages* code_ = nullptr;
   uint64_t generation_ = 0;
+  std::vector<uint64_t> flushed_pages_;  // single-page flushes since the last full one
+  // Virtual ranges of the superpages the TLB holds pages of, since the last full flush.
+  std::vector<std::pair<uint64_t, uint64_t>> superpages_;
+  bool superpages_overflow_ = false;
   MemFault fault_;
 };
 
