@@ -8,6 +8,7 @@ find_package(GTest REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(benchmark REQUIRED)
 pkg_check_modules(CAPSTONE REQUIRED IMPORTED_TARGET capstone)
+pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing)
 
 # xbyak is header-only (/usr/include/xbyak).
 find_path(XBYAK_INCLUDE_DIR xbyak/xbyak.h REQUIRED)

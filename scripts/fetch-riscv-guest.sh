@@ -22,8 +22,9 @@ die() {
 cache=${TANDEM_CACHE:-$HOME/.cache/tandem}/riscv64
 suite=${TANDEM_DEBIAN_SUITE:-trixie}
 # The virtio drivers a virt-machine guest wants, and what they need.
-# ext4 lets the guest mount a Debian disk image on a virtio disk.
-wanted_modules=(virtio_mmio virtio_blk virtio_console virtio_rng virtio_net ext4)
+# ext4 lets the guest mount a Debian disk image on a virtio disk; it checksums its metadata
+# with crc32c, a soft dependency (modules.softdep) that modules.dep does not name.
+wanted_modules=(virtio_mmio virtio_blk virtio_console virtio_rng virtio_net crc32c_generic ext4)
 
 for tool in xz gzip file depmod; do
   command -v "$tool" >/dev/null || die "'$tool' is missing (Debian: apt-get install xz-utils gzip file kmod)"
@@ -78,6 +79,7 @@ config_name() {
     virtio_console) echo CONFIG_VIRTIO_CONSOLE ;;
     virtio_rng) echo CONFIG_HW_RANDOM_VIRTIO ;;
     virtio_net) echo CONFIG_VIRTIO_NET ;;
+    crc32c_generic) echo CONFIG_CRYPTO_CRC32C ;;
     ext4) echo CONFIG_EXT4_FS ;;
   esac
 }

@@ -7,16 +7,16 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   # libraries (README: "Dependencies" says why each is here)
   libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev libspdlog-dev libcli11-dev
-  libxbyak-dev libcapstone-dev libfdt-dev
+  libxbyak-dev libcapstone-dev libfdt-dev liburing-dev
   # test guests and test programs for the RISC-V translator
   gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross
   # fuzzing and the sanitizer build
   clang lld libclang-rt-14-dev
   # peers for side-by-side tests and benchmarks (never part of Tandem)
-  qemu-user qemu-utils qemu-system-x86
-  # RISC-V virt machine: dtc and cpio check the device tree and initramfs in tests; the rest
-  # serve scripts/fetch-riscv-guest.sh
-  device-tree-compiler cpio debian-archive-keyring kmod xz-utils file
+  qemu-user qemu-utils qemu-system-x86 qemu-system-misc
+  # RISC-V virt machine: dtc and cpio check the device tree and initramfs in tests, e2fsprogs
+  # makes and checks the Debian boot test's disk; the rest serve scripts/fetch-riscv-guest.sh
+  device-tree-compiler cpio e2fsprogs debian-archive-keyring kmod xz-utils file
 )
 
 missing=()

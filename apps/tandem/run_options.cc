@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "apps/tandem/device_options.h"
 #include "base/error.h"
 
 namespace tandem::cli {
@@ -42,6 +43,8 @@ constexpr Spelling kSpellings[] = {
     {"no-reboot", "no-reboot", false},
     {"display", "display", true},
     {"device", "device", true},
+    {"drive", "drive", true},
+    {"chardev", "chardev", true},
     {"help", "help", false},
     {"h", "help", false},
 };
@@ -195,11 +198,18 @@ constexpr std::string_view kMachineHelp =
 constexpr std::string_view kDeviceHelp =
     "Devices that -device can add:\n"
     "isa-debug-exit       [iobase=0x501][,iosize=2]: a write of v exits with (v << 1) | 1\n"
-    "tandem-testdev       test registers for PIO, MMIO and ioeventfd\n";
-
+    "tandem-testdev       test registers for PIO, MMIO and ioeventfd\n"
+    "virtio-blk-device    drive=ID[,serial=S]: the disk of -drive ...,if=none,id=ID\n"
+    "virtio-rng-device    entropy from the host (the guest's /dev/hwrng)\n"
+    "virtio-serial-device a virtio console; its port is the next -device virtconsole\n"
+    "virtconsole          [chardev=ID]: the guest's /dev/hvc0, hvc1, ... on the\n"
+    "                     host side of -chardev ID (none: output is dropped)\n"
+    "virtio-console       [chardev=ID | backend=stdio|file:PATH|null]: both of the above in one\n"
+    "The virtio devices sit on virtio-mmio: Tandem has no PCI, so there are no virtio-*-pci\n"
+    "devices. -drive file=PATH (if=virtio, the default) adds a virtio-blk-device by itself.\n";
 struct Parsed {
   std::optional<std::string> machine, cpu, kernel, initrd, append, bios, memory, cpus, smp, log;
-  std::vector<std::string> accel, serial, display, device;
+  std::vector<std::string> accel, serial, display, device, drive, chardev;
   bool enable_kvm = false, nographic = false, nodefaults = false, no_user_config = false,
        no_reboot = false, help = false;
 };
@@ -208,9 +218,10 @@ struct Parsed {
 void define_options(CLI::App& app, Parsed& p) {
   app.description("Runs a virtual machine. QEMU's spellings of the options also work.");
   auto last = [](CLI::Option* o) { o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); };
-  last(app.add_option("--machine", p.machine,
-                      "Machine: virt (RISC-V, the default) or x86 (also pc, q35, microvm; the default with "
-                      "--accel kvm). QEMU: -M, -machine"));
+  last(app.add_option(
+      "--machine", p.machine,
+      "Machine: virt (RISC-V, the default) or x86 (also pc, q35, microvm; the default with "
+      "--accel kvm). QEMU: -M, -machine"));
   app.add_option("--accel", p.accel,
                  "Accelerator: kvm (x86) or tcg (RISC-V). QEMU: -accel, -enable-kvm");
   last(app.add_option("--cpu", p.cpu, "CPU model: host or max (x86), rv64 or max (RISC-V)"));
@@ -233,15 +244,23 @@ void define_options(CLI::App& app, Parsed& p) {
   app.add_flag("--no-reboot", p.no_reboot, "Exit when the guest resets (Tandem always does)");
   app.add_option("--display", p.display, "Only 'none': Tandem has no graphical display");
   app.add_option("--device", p.device,
-                 "isa-debug-exit[,iobase=N][,iosize=N] or tandem-testdev (help lists them)");
+                 "A device: virtio-blk-device,drive=ID, virtio-rng-device, virtio-console, "
+                 "virtio-serial-device + virtconsole, isa-debug-exit, ... (help lists them)");
+  app.add_option("--drive", p.drive,
+                 "A disk image, once per disk: file=PATH[,format=raw][,readonly=on|off]"
+                 "[,cache=writeback|none|unsafe][,aio=io_uring|threads][,id=ID][,serial=S]"
+                 "[,if=virtio|none]. QEMU: -drive");
+  app.add_option("--chardev", p.chardev,
+                 "A host side for virtconsole: stdio,id=ID | file,id=ID,path=PATH | null,id=ID");
   app.set_help_flag();  // handled below, so that --help works with any spelling
   app.add_flag("--help", p.help, "Print this help");
   app.footer(
       "Keys on the serial console: Ctrl-A X quits, Ctrl-A H helps, Ctrl-A Ctrl-A sends Ctrl-A.\n");
 }
 
-void apply_device(std::string_view spec, MachineConfig& config, std::string& info) {
-  auto props = split(spec, ',');
+void apply_device(std::string_view spec, MachineConfig& config, DeviceOptions& virtio,
+                  std::string& info) {
+  const std::vector<std::string> props = split_option_list(spec);
   std::string_view driver = props[0];
   size_t first_prop = 1;
   if (auto [key, value] = key_value(driver); value) {
@@ -252,6 +271,7 @@ void apply_device(std::string_view spec, MachineConfig& config, std::string& inf
     info = std::string(kDeviceHelp);
     return;
   }
+  if (virtio.add_device(driver, props)) return;
   if (driver == "isa-debug-exit") {
     DebugExitConfig dev;
     for (size_t i = first_prop; i < props.size(); ++i) {
@@ -288,15 +308,20 @@ void apply_device(std::string_view spec, MachineConfig& config, std::string& inf
   fail("unknown device '{}' (-device help lists them)", driver);
 }
 
-SerialConfig parse_serial(std::string_view spec) {
+SerialConfig parse_serial(std::string_view spec, DeviceOptions& devices) {
   if (spec == "stdio" || spec == "mon:stdio" || spec == "null" || spec == "none") {
     return SerialConfig{std::string(spec)};
   }
+  if (spec.starts_with("chardev:"))
+    return SerialConfig{devices.use_chardev_for_serial(spec.substr(8))};
   if (spec.starts_with("file:")) {
     if (spec.size() == 5) fail("-serial file: needs a path");
     return SerialConfig{std::string(spec)};
   }
-  fail("unsupported serial backend '{}' (use stdio, mon:stdio, null, none or file:PATH)", spec);
+  fail(
+      "unsupported serial backend '{}' (use stdio, mon:stdio, null, none, file:PATH or "
+      "chardev:ID)",
+      spec);
 }
 
 }  // namespace
@@ -530,7 +555,13 @@ RunCommand parse_run_options(std::span<const std::string> args) {
   if (p.cpus && p.smp) fail("give the CPU count once: --cpus or -smp");
   if (p.cpus) c.cpus = parse_cpu_count(*p.cpus, "--cpus");
   if (p.smp) c.cpus = parse_smp(*p.smp);
-  for (const auto& s : p.serial) c.serials.push_back(parse_serial(s));
+  DeviceOptions devices(c);
+  for (const auto& spec : p.chardev) {
+    run.info = devices.add_chardev(spec);
+    if (!run.info.empty()) return run;
+  }
+  for (const auto& spec : p.drive) devices.add_drive(spec);
+  for (const auto& s : p.serial) c.serials.push_back(parse_serial(s, devices));
   for (const auto& d : p.display) {
     if (d != "none") {
       fail("-display {}: Tandem has no graphical display (use -display none or -nographic)", d);
@@ -538,9 +569,10 @@ RunCommand parse_run_options(std::span<const std::string> args) {
   }
   c.nodefaults = p.nodefaults;
   for (const auto& d : p.device) {
-    apply_device(d, c, run.info);
+    apply_device(d, c, devices, run.info);
     if (!run.info.empty()) return run;
   }
+  devices.finish();
   if (p.log) {
     static constexpr std::string_view kLevels[] = {"trace", "debug", "info",
                                                    "warn",  "error", "off"};

@@ -1,7 +1,10 @@
 #include "apps/tandem/run_options.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,8 @@ TEST(RunOptions, Defaults) {
   EXPECT_TRUE(c.debug_exits.empty());
   EXPECT_FALSE(c.nodefaults);
   EXPECT_FALSE(c.testdev);
+  EXPECT_TRUE(c.drives.empty());
+  EXPECT_TRUE(c.virtio_devices.empty());
 }
 
 TEST(RunOptions, FullQemuCommandLine) {
@@ -243,8 +248,7 @@ TEST(RunOptions, Devices) {
 }
 
 TEST(RunOptions, BadDevices) {
-  EXPECT_EQ(error_of({"-device", "virtio-net-pci"}),
-            "unknown device 'virtio-net-pci' (-device help lists them)");
+  EXPECT_EQ(error_of({"-device", "e1000"}), "unknown device 'e1000' (-device help lists them)");
   EXPECT_NE(error_of({"-device", "isa-debug-exit,port=1"}).find("'port=1'"), std::string::npos);
   EXPECT_NE(error_of({"-device", "isa-debug-exit,iobase=zz"}).find("invalid iobase"),
             std::string::npos);
@@ -256,12 +260,238 @@ TEST(RunOptions, BadDevices) {
   EXPECT_NE(error_of({"-device", "tandem-testdev,x=1"}).find("'x=1'"), std::string::npos);
 }
 
+// A disk image file for the -drive tests, removed at the end of the test.
+class TempImage {
+ public:
+  explicit TempImage(const std::string& name = "disk.img") {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tandem-run-options-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / name).string();
+    std::ofstream(path_) << std::string(4096, '\0');
+  }
+  ~TempImage() { std::filesystem::remove_all(dir_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+using Kind = VirtioDeviceConfig::Kind;
+
+TEST(RunOptions, DriveDefaultsAttachAVirtioDisk) {
+  TempImage img;
+  MachineConfig c = parse({"-drive", "file=" + img.path()});
+  ASSERT_EQ(c.drives.size(), 1u);
+  const DriveConfig& d = c.drives[0];
+  EXPECT_EQ(d.file, img.path());
+  EXPECT_EQ(d.id, "drive0");
+  EXPECT_EQ(d.format, "raw");
+  EXPECT_FALSE(d.readonly);
+  EXPECT_EQ(d.cache, "writeback");
+  EXPECT_EQ(d.aio, "io_uring");
+  EXPECT_TRUE(d.attach);
+  ASSERT_EQ(c.virtio_devices.size(), 1u);
+  EXPECT_EQ(c.virtio_devices[0].kind, Kind::kBlk);
+  EXPECT_EQ(c.virtio_devices[0].drive, "drive0");
+}
+
+TEST(RunOptions, DriveWithEveryKey) {
+  TempImage img;
+  MachineConfig c = parse({"--drive", "file=" + img.path() +
+                                          ",format=raw,readonly=on,cache=none,aio=threads,"
+                                          "id=root,serial=SN-42,if=virtio"});
+  ASSERT_EQ(c.drives.size(), 1u);
+  const DriveConfig& d = c.drives[0];
+  EXPECT_EQ(d.id, "root");
+  EXPECT_TRUE(d.readonly);
+  EXPECT_EQ(d.cache, "none");
+  EXPECT_EQ(d.aio, "threads");
+  EXPECT_EQ(d.serial, "SN-42");
+  EXPECT_TRUE(d.attach);
+  EXPECT_EQ(parse({"-drive", "file=" + img.path() + ",readonly"}).drives[0].readonly, true);
+  EXPECT_EQ(parse({"-drive", "file=" + img.path() + ",readonly=off"}).drives[0].readonly, false);
+  EXPECT_EQ(parse({"-drive", "file=" + img.path() + ",cache=unsafe"}).drives[0].cache, "unsafe");
+}
+
+TEST(RunOptions, DriveCommaInPathIsDoubled) {
+  TempImage img("a,b.img");
+  MachineConfig c =
+      parse({"-drive", "file=" + img.path().substr(0, img.path().size() - 7) + "a,,b.img,id=x"});
+  ASSERT_EQ(c.drives.size(), 1u);
+  EXPECT_EQ(c.drives[0].file, img.path());
+  EXPECT_EQ(c.drives[0].id, "x");
+}
+
+TEST(RunOptions, IfNoneDrivesNeedADevice) {
+  TempImage img;
+  // The explicit -device comes first; an if=virtio drive's implicit device after it, as QEMU.
+  MachineConfig c =
+      parse({"-drive", "file=" + img.path() + ",if=none,id=data", "-drive", "file=" + img.path(),
+             "-device", "virtio-blk-device,drive=data", "-device", "virtio-rng-device"});
+  ASSERT_EQ(c.drives.size(), 2u);
+  EXPECT_FALSE(c.drives[0].attach);
+  EXPECT_EQ(c.drives[1].id, "drive0");
+  ASSERT_EQ(c.virtio_devices.size(), 3u);
+  EXPECT_EQ(c.virtio_devices[0].kind, Kind::kBlk);
+  EXPECT_EQ(c.virtio_devices[0].drive, "data");
+  EXPECT_EQ(c.virtio_devices[1].kind, Kind::kRng);
+  EXPECT_EQ(c.virtio_devices[2].kind, Kind::kBlk);
+  EXPECT_EQ(c.virtio_devices[2].drive, "drive0");
+  // An if=none drive no device uses is kept (QEMU allows it) but not attached.
+  c = parse({"-drive", "file=" + img.path() + ",if=none,id=spare"});
+  EXPECT_EQ(c.drives.size(), 1u);
+  EXPECT_TRUE(c.virtio_devices.empty());
+  // A serial given on the device reaches the drive.
+  c = parse({"-drive", "file=" + img.path() + ",if=none,id=d", "-device",
+             "virtio-blk-device,drive=d,serial=abc,id=blk0"});
+  EXPECT_EQ(c.drives[0].serial, "abc");
+}
+
+TEST(RunOptions, GeneratedDriveIdsAvoidGivenOnes) {
+  TempImage img;
+  MachineConfig c =
+      parse({"-drive", "file=" + img.path(), "-drive", "file=" + img.path() + ",id=drive0"});
+  ASSERT_EQ(c.drives.size(), 2u);
+  EXPECT_EQ(c.drives[0].id, "drive1");
+  EXPECT_EQ(c.drives[1].id, "drive0");
+}
+
+TEST(RunOptions, BadDrives) {
+  TempImage img;
+  const std::string f = "file=" + img.path();
+  EXPECT_EQ(error_of({"-drive", f + ",format=qcow2"}),
+            "-drive: format 'qcow2' is not supported yet (only raw images)");
+  EXPECT_EQ(error_of({"-drive", f + ",discard=unmap"}),
+            "-drive: unknown property 'discard=unmap' (it has file, format, readonly, cache, aio, "
+            "id, serial and if)");
+  EXPECT_NE(error_of({"-drive", f + ",cache=writethrough"}).find("writeback, none or unsafe"),
+            std::string::npos);
+  EXPECT_NE(error_of({"-drive", f + ",aio=native"}).find("io_uring or threads"), std::string::npos);
+  EXPECT_NE(error_of({"-drive", f + ",readonly=maybe"}).find("on or off"), std::string::npos);
+  EXPECT_NE(error_of({"-drive", f + ",if=ide"}).find("if=ide is not supported"), std::string::npos);
+  EXPECT_NE(error_of({"-drive", f + ",serial=123456789012345678901"}).find("20 bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of({"-drive", f + ",id=1x"}).find("invalid id '1x'"), std::string::npos);
+  EXPECT_NE(error_of({"-drive", f + ",id=a,id=b"}).find("twice"), std::string::npos);
+  EXPECT_EQ(error_of({"-drive", "format=raw"}), "-drive: needs file=PATH (got 'format=raw')");
+  EXPECT_EQ(error_of({"-drive", "file=/nonexistent/disk.img"}),
+            "-drive: cannot open '/nonexistent/disk.img': No such file or directory");
+  EXPECT_NE(error_of({"-drive", "file=/tmp"}).find("is a directory"), std::string::npos);
+  EXPECT_NE(error_of({"-drive", f + ",if=none"}).find("if=none needs id=ID"), std::string::npos);
+  EXPECT_EQ(error_of({"-drive", f + ",id=d", "-drive", f + ",id=d"}),
+            "-drive: id 'd' is used twice");
+}
+
+TEST(RunOptions, BadDiskDevices) {
+  TempImage img;
+  const std::string f = "file=" + img.path();
+  EXPECT_EQ(error_of({"-device", "virtio-blk-device,drive=nope"}),
+            "virtio-blk-device: no -drive with id 'nope'");
+  EXPECT_NE(error_of({"-device", "virtio-blk-device"}).find("needs drive=ID"), std::string::npos);
+  EXPECT_EQ(error_of({"-drive", f + ",if=none,id=d", "-device", "virtio-blk-device,drive=d",
+                      "-device", "virtio-blk-device,drive=d"}),
+            "virtio-blk-device: drive 'd' is already attached to a device");
+  EXPECT_NE(error_of({"-drive", f + ",id=d", "-device", "virtio-blk-device,drive=d"})
+                .find("already attached"),
+            std::string::npos);
+  EXPECT_NE(error_of({"-drive", f + ",if=none,id=d", "-device", "virtio-blk-device,drive=d,x=1"})
+                .find("'x=1'"),
+            std::string::npos);
+  EXPECT_EQ(error_of({"-drive", f + ",if=none,id=d", "-device", "virtio-blk-pci,drive=d"}),
+            "virtio-blk-pci: Tandem has no PCI; its virtio devices are on virtio-mmio (use "
+            "-device virtio-blk-device)");
+  EXPECT_NE(error_of({"-device", "virtio-net-pci"}).find("no PCI"), std::string::npos);
+  EXPECT_NE(error_of({"-device", "virtio-gpu-device"}).find("not a device Tandem has"),
+            std::string::npos);
+}
+
+TEST(RunOptions, RngAndConsoles) {
+  MachineConfig c = parse({"-device", "virtio-rng-device", "-device", "virtio-rng-device,id=rng1"});
+  ASSERT_EQ(c.virtio_devices.size(), 2u);
+  EXPECT_EQ(c.virtio_devices[0].kind, Kind::kRng);
+  EXPECT_NE(error_of({"-device", "virtio-rng-device,rng=rng0"}).find("'rng=rng0'"),
+            std::string::npos);
+
+  // QEMU's spelling: a virtio-serial-device and a virtconsole on a chardev.
+  c = parse({"-chardev", "file,id=con,path=/tmp/hvc.log", "-device", "virtio-serial-device",
+             "-device", "virtconsole,chardev=con"});
+  ASSERT_EQ(c.virtio_devices.size(), 1u);
+  EXPECT_EQ(c.virtio_devices[0].kind, Kind::kConsole);
+  EXPECT_EQ(c.virtio_devices[0].backend, "file:/tmp/hvc.log");
+  // Without a chardev the port exists and its output goes nowhere, as in QEMU.
+  c = parse({"-device", "virtio-serial-device", "-device", "virtconsole"});
+  ASSERT_EQ(c.virtio_devices.size(), 1u);
+  EXPECT_EQ(c.virtio_devices[0].backend, "null");
+  c = parse({"-device", "virtio-serial-device"});
+  ASSERT_EQ(c.virtio_devices.size(), 1u);
+  EXPECT_EQ(c.virtio_devices[0].backend, "null");
+  // Tandem's one-line spelling.
+  c = parse({"--device", "virtio-console,backend=stdio", "-serial", "none"});
+  ASSERT_EQ(c.virtio_devices.size(), 1u);
+  EXPECT_EQ(c.virtio_devices[0].kind, Kind::kConsole);
+  EXPECT_EQ(c.virtio_devices[0].backend, "stdio");
+  EXPECT_EQ(parse({"--device", "virtio-console"}).virtio_devices[0].backend, "null");
+  c = parse({"-chardev", "stdio,id=t,mux=off,signal=off", "--device", "virtio-console,chardev=t"});
+  EXPECT_EQ(c.virtio_devices[0].backend, "stdio");
+  // Two consoles, each on its own bus.
+  c = parse({"-chardev", "null,id=a", "-chardev", "file,id=b,path=/tmp/b", "-device",
+             "virtio-serial-device", "-device", "virtconsole,chardev=a", "-device",
+             "virtio-serial-device", "-device", "virtconsole,chardev=b"});
+  ASSERT_EQ(c.virtio_devices.size(), 2u);
+  EXPECT_EQ(c.virtio_devices[0].backend, "null");
+  EXPECT_EQ(c.virtio_devices[1].backend, "file:/tmp/b");
+  // -serial chardev:ID
+  c = parse({"-chardev", "file,id=s,path=/tmp/s.log", "-serial", "chardev:s"});
+  ASSERT_EQ(c.serials.size(), 1u);
+  EXPECT_EQ(c.serials[0].backend, "file:/tmp/s.log");
+  EXPECT_NE(parse_run_options(std::vector<std::string>{"-chardev", "help"}).info.find("stdio"),
+            std::string::npos);
+}
+
+TEST(RunOptions, BadConsoles) {
+  EXPECT_NE(error_of({"-device", "virtconsole"}).find("needs a -device virtio-serial-device"),
+            std::string::npos);
+  EXPECT_NE(error_of({"-device", "virtio-serial-device", "-device", "virtconsole", "-device",
+                      "virtconsole"})
+                .find("holds one port"),
+            std::string::npos);
+  EXPECT_EQ(error_of({"-device", "virtio-serial-device", "-device", "virtconsole,chardev=x"}),
+            "virtconsole: no -chardev with id 'x'");
+  EXPECT_NE(error_of({"-chardev", "null,id=x", "-device", "virtio-serial-device", "-device",
+                      "virtconsole,chardev=x", "-serial", "chardev:x"})
+                .find("already used"),
+            std::string::npos);
+  EXPECT_NE(error_of({"-device", "virtserialport"}).find("not supported"), std::string::npos);
+  EXPECT_NE(error_of({"-device", "virtio-serial-pci"}).find("virtio-serial-device"),
+            std::string::npos);
+  EXPECT_NE(error_of({"-device", "virtio-console,backend=pty"}).find("'pty'"), std::string::npos);
+  EXPECT_NE(error_of({"-device", "virtio-console,backend=null,chardev=x"}).find("once"),
+            std::string::npos);
+  EXPECT_EQ(error_of({"-chardev", "socket,id=s,path=/tmp/s"}),
+            "-chardev: backend 'socket' is not supported (use stdio, file or null)");
+  EXPECT_NE(error_of({"-chardev", "null"}).find("needs id=ID"), std::string::npos);
+  EXPECT_NE(error_of({"-chardev", "file,id=f"}).find("path=PATH"), std::string::npos);
+  EXPECT_NE(error_of({"-chardev", "null,id=a", "-chardev", "stdio,id=a"}).find("twice"),
+            std::string::npos);
+  EXPECT_NE(error_of({"-chardev", "null,id=a,path=/x"}).find("'path=/x'"), std::string::npos);
+}
+
+TEST(RunOptions, DeviceHelpListsVirtio) {
+  std::string help = parse_run_options(std::vector<std::string>{"-device", "help"}).info;
+  for (const char* name : {"virtio-blk-device", "virtio-rng-device", "virtio-serial-device",
+                           "virtconsole", "virtio-console", "no PCI"}) {
+    EXPECT_NE(help.find(name), std::string::npos) << name;
+  }
+}
+
 TEST(RunOptions, UnknownAndMalformed) {
   EXPECT_EQ(error_of({"-foo"}), "unknown option '-foo'");
   EXPECT_EQ(error_of({"--foo=1"}), "unknown option '--foo'");
   EXPECT_EQ(error_of({"-kernel=foo"}), "unknown option '-kernel=foo'");
   EXPECT_EQ(error_of({"-M", "sparc"}), "unknown machine 'sparc' (-M help lists the machines)");
-  EXPECT_EQ(error_of({"-accel", "hvf"}), "unknown accelerator 'hvf' (use kvm or tcg)");
+  EXPECT_EQ(error_of({"-accel", "hvf"}), "unknown accelerator 'hvf' (use kvm, tcg or interp)");
   EXPECT_EQ(error_of({"-kernel"}), "option '-kernel' needs a value");
   EXPECT_EQ(error_of({"--nographic=1"}), "option '--nographic' takes no value");
   EXPECT_EQ(error_of({"disk.img"}), "unexpected argument 'disk.img'");

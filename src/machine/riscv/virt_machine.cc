@@ -14,6 +14,7 @@
 #include "hw/rtc/goldfish/goldfish_rtc.h"
 #include "machine/riscv/fdt/virt_fdt.h"
 #include "machine/riscv/virt_memory_map.h"
+#include "machine/riscv/virtio_slots.h"
 
 namespace tandem::riscv {
 namespace {
@@ -79,9 +80,9 @@ VirtMachine::VirtMachine(const MachineConfig& config) : config_(config) {
   PrivEnv env;
   env.read_time = &VirtMachine::read_mtime;
   env.time_ctx = this;
-  harts_ = std::make_unique<HartGroup>(
-      config_.cpus, ram_, mmio_, env,
-      HartOptions{.translator = config_.accel != AccelKind::kInterp});
+  harts_ =
+      std::make_unique<HartGroup>(config_.cpus, ram_, mmio_, env,
+                                  HartOptions{.translator = config_.accel != AccelKind::kInterp});
 
   clint_ = std::make_shared<Clint>(config_.cpus, *harts_);
   mmio_.add(virt::kClint.base, virt::kClint.size, clint_, "clint");
@@ -91,8 +92,13 @@ VirtMachine::VirtMachine(const MachineConfig& config) : config_(config) {
   std::vector<SerialConfig> serials = config_.serials;
   if (serials.empty() && !config_.nodefaults) serials.push_back(SerialConfig{});
   if (serials.size() > 1) fail("the virt machine has one UART (got {} -serial)", serials.size());
-  if (!serials.empty() && serials[0].backend != "none") {
-    auto backend = make_char_backend(serials[0].backend, io_.loop(), *this);
+  {
+    // The UART is part of the board, as on QEMU: -serial none or -nodefaults leave it without a
+    // host side instead of removing it, so that firmware and kernels using it (the device
+    // tree's stdout-path) still run, e.g. with the console on a virtio console (hvc0).
+    const std::string spec =
+        serials.empty() || serials[0].backend == "none" ? "null" : serials[0].backend;
+    auto backend = make_char_backend(spec, io_.loop(), *this);
     Uart16550::Options options;
     options.out2_gates_irq = false;
     mmio_.add(virt::kUart0.base, virt::kUart0.size,
@@ -103,6 +109,7 @@ VirtMachine::VirtMachine(const MachineConfig& config) : config_(config) {
   auto rtc = std::make_shared<GoldfishRtc>(plic_->irq(virt::kRtcIrq));
   mmio_.add(virt::kRtc.base, virt::kRtc.size, rtc, "goldfish-rtc");
   mmio_.add(virt::kTest.base, virt::kTest.size, std::make_shared<SifiveTest>(*this), "test");
+  virtio_ = std::make_unique<VirtioSlots>(config_, ram_, *plic_, io_.loop(), *this, mmio_);
 
   load_images();
   clint_->attach_timer(io_.loop());
@@ -163,9 +170,8 @@ void VirtMachine::load_images() {
   fdt.ram_size = config_.memory_bytes;
   fdt.num_harts = config_.cpus;
   fdt.bootargs = config_.append;
-  fdt.virtio_slots = 0;  // no virtio devices yet: Linux would probe empty slots
+  fdt.virtio_slots = virt::kVirtioSlots;  // all of them, as QEMU: empty ones read DeviceID 0
   fdt.min_size = kFdtMinSize;
-  if (!config_.serials.empty() && config_.serials[0].backend == "none") fdt.stdout_path.clear();
 
   std::vector<uint8_t> initrd;
   if (!config_.initrd.empty()) {

@@ -1,6 +1,7 @@
 // Tandem's RISC-V `virt` board, as QEMU's `-M virt`: RAM at 0x80000000, CLINT, PLIC, a 16550A
-// UART (IRQ 10), goldfish RTC (IRQ 11) and the SiFive test finisher, described to the guest by
-// a device tree. Boot follows QEMU: the firmware (OpenSBI fw_jump.bin / fw_dynamic.bin) at
+// UART (IRQ 10), goldfish RTC (IRQ 11), the SiFive test finisher and eight virtio-mmio slots
+// (IRQ 1-8) holding the virtio devices of the command line (virtio_slots.h), described to the
+// guest by a device tree. Boot follows QEMU: the firmware (OpenSBI fw_jump.bin / fw_dynamic.bin) at
 // 0x80000000 in M mode with a0 = hartid, a1 = DTB, a2 = fw_dynamic_info; the kernel Image at
 // 0x80200000; the initrd above it (linux,initrd-start/end in /chosen); the DTB near the top
 // of RAM. With --bios none the kernel (a flat binary) itself is loaded at 0x80000000 and
@@ -25,6 +26,7 @@ namespace tandem::riscv {
 
 class Clint;
 class Plic;
+class VirtioSlots;
 
 struct VirtBootLayout {
   uint64_t firmware = 0;  // 0 with --bios none
@@ -59,6 +61,8 @@ class VirtMachine final : public VmControl {
   MachineConfig config_;
   GuestRam ram_;
   IoThread io_;
+  // Before mmio_: the bus holds the virtio transports, whose devices use what this owns.
+  std::unique_ptr<VirtioSlots> virtio_;
   IoBus mmio_{"mmio"};
   std::unique_ptr<HartGroup> harts_;
   std::shared_ptr<Clint> clint_;

@@ -10,6 +10,7 @@
 #include "machine/x86/boot/firmware_tables.h"
 #include "machine/x86/boot/loader.h"
 #include "machine/x86/x86_legacy_devices.h"
+#include "machine/x86/x86_virtio.h"
 
 namespace tandem::x86 {
 
@@ -50,8 +51,11 @@ X86Machine::X86Machine(const MachineConfig& config)
   add_x86_legacy_devices(pio_, io_.loop(), runner_, irq, config_, layout_.below_4g,
                          layout_.above_4g);
   if (config_.testdev) add_testdev();
+  virtio_ = std::make_unique<X86Virtio>(config_, ram_, vm_, io_.loop(), runner_, mmio_);
 
-  write_firmware_tables(ram_, config_.cpus);
+  FirmwareDevices firmware;
+  firmware.virtio_mmio = virtio_mmio_acpi(static_cast<unsigned>(virtio_->size()));
+  write_firmware_tables(ram_, config_.cpus, firmware);
   BootRequest req;
   req.kernel_path = config_.kernel;
   req.initrd_path = config_.initrd;

@@ -1,6 +1,7 @@
 // The x86-64 PC machine on KVM: guest RAM around the 32-bit MMIO hole, the in-kernel irqchip
 // (PIC, IOAPIC, LAPICs) and PIT, the legacy devices (COM1, i8042, CMOS RTC, isa-debug-exit),
-// optionally tandem-testdev, a direct kernel boot with ACPI/MP tables, and one thread per vCPU.
+// optionally tandem-testdev, the virtio-mmio devices of the command line (x86_virtio.h), a direct
+// kernel boot with ACPI/MP tables, and one thread per vCPU.
 #pragma once
 
 #include <memory>
@@ -23,6 +24,8 @@ class TestDev;
 
 namespace tandem::x86 {
 
+class X86Virtio;
+
 class X86Machine {
  public:
   // Validates the config and builds the whole machine, kernel loaded and vCPUs set up.
@@ -40,6 +43,8 @@ class X86Machine {
   const IoBus& pio() const { return pio_; }
   const IoBus& mmio() const { return mmio_; }
   VmControl& control() { return runner_; }
+  // The virtio-mmio transports, in command-line order.
+  const X86Virtio& virtio() const { return *virtio_; }
 
  private:
   void add_testdev();
@@ -52,6 +57,9 @@ class X86Machine {
   GuestRam ram_;
   kvm::KvmVm vm_;
   IoThread io_;
+  // Before the buses: mmio_ holds the virtio transports, whose devices use what this owns; the
+  // ioeventfds and irqfds it holds go before vm_.
+  std::unique_ptr<X86Virtio> virtio_;
   IoBus pio_{"pio"};
   IoBus mmio_{"mmio"};
   kvm::VmRunner runner_;

@@ -4,7 +4,8 @@
 // Guest-physical layout (like QEMU's pc/q35 with -m):
 //   [0, min(mem, 3 GiB))              RAM ("below 4G")
 //   [3 GiB, 4 GiB)                    32-bit MMIO hole: IOAPIC 0xfec00000, LAPIC 0xfee00000,
-//                                     tandem-testdev 0xfe000000, KVM's TSS/identity map pages
+//                                     tandem-testdev 0xfe000000, virtio-mmio 0xfeb00000 + 0x200 * i
+//                                     (x86_virtio.h), KVM's TSS/identity map pages
 //   [4 GiB, 4 GiB + mem - 3 GiB)      the rest of RAM ("above 4G"), if mem > 3 GiB
 #pragma once
 

@@ -223,8 +223,10 @@ std::vector<uint8_t> build_virt_fdt(const VirtFdtConfig& c) {
   w.strs("compatible", {"sifive,test1", "sifive,test0", "syscon"});
   w.end();
 
-  // Linux probes these in tree order, so slot 0 becomes the first virtio device (vda).
-  for (unsigned i = 0; i < c.virtio_slots; ++i) {
+  // Highest slot first, as in QEMU's tree: Linux probes in tree order, and the machine puts
+  // the first virtio device of the command line in the highest slot, so that one comes first
+  // (the first disk is vda).
+  for (unsigned i = c.virtio_slots; i-- > 0;) {
     w.begin("virtio_mmio@" + hex(virt::virtio_base(i)));
     w.u32("interrupts", virt::virtio_irq(i));
     w.u32("interrupt-parent", plic_ph);

@@ -25,7 +25,8 @@ struct VirtFdtConfig {
   // [start, end) of the initrd in guest-physical memory.
   std::optional<std::pair<uint64_t, uint64_t>> initrd;
   std::vector<uint8_t> rng_seed;  // /chosen/rng-seed when not empty
-  unsigned virtio_slots = 8;      // at most virt::kVirtioSlots
+  // virtio-mmio slots 0..virtio_slots-1 (at most virt::kVirtioSlots), listed highest first.
+  unsigned virtio_slots = 8;
   // When larger than the tree, the blob is padded to this size with free space inside it
   // (fdt_totalsize), so that firmware can add nodes in place (OpenSBI grows the tree it is given).
   size_t min_size = 0;

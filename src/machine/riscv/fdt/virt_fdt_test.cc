@@ -169,6 +169,34 @@ TEST(VirtFdt, DevicesOnThePlic) {
   EXPECT_EQ(b.cells("/soc/rtc@101000", "reg"), (std::vector<uint32_t>{0, 0x101000, 0, 0x1000}));
 }
 
+// QEMU's order: the slots from the highest address down, so that Linux (which probes in tree
+// order) meets the first device of the command line, which sits in the highest slot, first.
+TEST(VirtFdt, VirtioSlotsHighestFirstAsQemu) {
+  Blob b(build_virt_fdt(two_harts()));
+  std::vector<uint64_t> order;
+  const int soc = b.node("/soc");
+  int child;
+  fdt_for_each_subnode(child, b.fdt(), soc) {
+    std::string name = fdt_get_name(b.fdt(), child, nullptr);
+    if (name.starts_with("virtio_mmio@"))
+      order.push_back(std::stoull(name.substr(12), nullptr, 16));
+  }
+  EXPECT_EQ(order, (std::vector<uint64_t>{0x10008000, 0x10007000, 0x10006000, 0x10005000,
+                                          0x10004000, 0x10003000, 0x10002000, 0x10001000}));
+}
+
+TEST(VirtFdt, FewerVirtioSlots) {
+  VirtFdtConfig c = two_harts();
+  c.virtio_slots = 2;
+  Blob b(build_virt_fdt(c));
+  EXPECT_EQ(b.cells("/soc/virtio_mmio@10002000", "interrupts"), std::vector<uint32_t>{2});
+  EXPECT_GE(b.node("/soc/virtio_mmio@10001000"), 0);
+  EXPECT_LT(fdt_path_offset(b.fdt(), "/soc/virtio_mmio@10003000"), 0);
+  c.virtio_slots = 0;
+  Blob none(build_virt_fdt(c));
+  EXPECT_LT(fdt_path_offset(none.fdt(), "/soc/virtio_mmio@10001000"), 0);
+}
+
 TEST(VirtFdt, FinisherWithSysconPoweroffAndReboot) {
   Blob b(build_virt_fdt(two_harts()));
   const std::string test = "/soc/test@100000";

@@ -16,11 +16,21 @@ struct InitramfsOptions {
   std::string modules_dir;  // modules.dep + kernel/..., as the fetch script leaves it; "" = none
   // Names as the kernel knows them ('-' and '_' are the same). Ones absent from modules.dep
   // are taken to be built in.
+  // crc32c_generic: ext4's metadata checksums (a soft dependency modules.dep leaves out).
   std::vector<std::string> modules = {"virtio_mmio", "virtio_blk",     "virtio_net",
-                                      "virtio_rng",  "virtio_console", "ext4"};
+                                      "virtio_rng",  "virtio_console", "crc32c_generic",
+                                      "ext4"};
   // When not empty, /init runs this shell script instead of the interactive shell and then ends
   // the VM through the test finisher with the script's exit status.
   std::string autorun;
+  // More files for the guest (programs for autorun scripts, say), by path in the archive
+  // ("usr/bin/foo"); folders are made as needed. A path the archive already has is an error.
+  struct File {
+    std::string path;
+    std::vector<uint8_t> data;
+    uint32_t perm = 0755;
+  };
+  std::vector<File> extra_files;
   uint32_t mtime = 0;
 };
 

@@ -98,6 +98,7 @@ TEST(BuildInitramfs, ContentsUnpackWithGnuCpio) {
   o.modules_dir = mods.string();
   o.modules = {"virtio_mmio", "ext4", "virtio_blk"};
   o.autorun = "echo hi\nexit 3\n";
+  o.extra_files.push_back({"opt/bench/prog", {'P', 'R', 'G'}, 0750});
   auto archive = build_initramfs(o);
   write_file(tmp.path() / "initrd.cpio", archive);
 
@@ -118,6 +119,10 @@ TEST(BuildInitramfs, ContentsUnpackWithGnuCpio) {
   EXPECT_EQ(read_text(out / "bin/busybox").size(), 256u);
   EXPECT_EQ(read_text(out / "init"), init_script(true));
   EXPECT_EQ(read_text(out / "etc/tandem/autorun"), "echo hi\nexit 3\n");
+  EXPECT_EQ(read_text(out / "opt/bench/prog"), "PRG");  // an extra file, in a new folder
+  EXPECT_EQ(
+      std::filesystem::status(out / "opt/bench/prog").permissions() & std::filesystem::perms::all,
+      std::filesystem::perms(0750));
   EXPECT_EQ(read_text(out / "lib/modules/6.12.0-test/kernel/fs/ext4/ext4.ko"),
             "module:kernel/fs/ext4/ext4.ko");
   std::string order = read_text(out / "etc/tandem/modules");
@@ -164,6 +169,9 @@ TEST(BuildInitramfs, BadInputsAreClearErrors) {
   o.busybox = (tmp.path() / "busybox").string();
   o.modules_dir = (tmp.path() / "no-modules").string();
   EXPECT_THROW(build_initramfs(o), Error);
+  o.modules_dir.clear();
+  o.extra_files.push_back({"bin/busybox", {1}, 0755});  // already there
+  EXPECT_THROW(build_initramfs(o), Error);
 }
 
 // With the fetched guest (scripts/fetch-riscv-guest.sh), the real busybox and modules go in.
@@ -182,6 +190,9 @@ TEST(BuildInitramfs, RealGuestAssetsWhenFetched) {
   std::string s(a.begin(), a.end());
   EXPECT_NE(s.find("virtio_mmio.ko"), std::string::npos);
   EXPECT_NE(s.find("ext4.ko"), std::string::npos);
+  EXPECT_NE(s.find("crc32c_generic.ko"), std::string::npos)  // ext4's checksums
+      << dir << " was fetched by an older scripts/fetch-riscv-guest.sh: run it again";
+  EXPECT_NE(s.find("virtio-rng.ko"), std::string::npos);
   EXPECT_GT(a.size(), 1u << 20);
 
   // The real busybox's shell must accept both forms of /init (qemu-user runs it, when present).

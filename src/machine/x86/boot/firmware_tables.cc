@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "machine/x86/boot/aml.h"
 #include "machine/x86/boot/bytes.h"
 #include "machine/x86/boot/loader_util.h"
 
@@ -71,10 +72,11 @@ ByteBuilder build_facs() {
   return t;
 }
 
-// The DSDT's definition block is empty: the legacy devices (i8042, RTC, UARTs, PIT) are found
-// by the probes an x86 OS does when ACPI does not describe them.
-ByteBuilder build_dsdt() {
-  return sdt("DSDT", 2);
+ByteBuilder build_dsdt(const FirmwareDevices& devices) {
+  ByteBuilder t = sdt("DSDT", 2);  // revision 2: 64-bit integers
+  auto body = dsdt_aml(devices);
+  t.put_bytes(t.size(), body);
+  return t;
 }
 
 ByteBuilder build_fadt(uint64_t facs, uint64_t dsdt) {
@@ -147,12 +149,12 @@ uint64_t write_table(const GuestRam& ram, TableArea& area, ByteBuilder& table, u
   return at;
 }
 
-void write_acpi(const GuestRam& ram, unsigned cpus) {
+void write_acpi(const GuestRam& ram, unsigned cpus, const FirmwareDevices& devices) {
   TableArea area(kRsdpAddress + 64, kAcpiAreaEnd);
   ByteBuilder facs = build_facs();
   uint64_t facs_at = area.alloc(facs.size(), 64);
   write_guest(ram, facs_at, facs.bytes());
-  ByteBuilder dsdt = build_dsdt();
+  ByteBuilder dsdt = build_dsdt(devices);
   uint64_t dsdt_at = write_table(ram, area, dsdt, 16);
   ByteBuilder fadt = build_fadt(facs_at, dsdt_at);
   uint64_t fadt_at = write_table(ram, area, fadt, 16);
@@ -257,7 +259,25 @@ void write_mp_tables(const GuestRam& ram, unsigned cpus) {
 
 }  // namespace
 
-void write_firmware_tables(GuestRam& ram, unsigned cpus) {
+std::vector<uint8_t> dsdt_aml(const FirmwareDevices& devices) {
+  if (devices.virtio_mmio.empty()) return {};
+  if (devices.virtio_mmio.size() > 100) {
+    fail("{} virtio-mmio devices for the DSDT; at most 100", devices.virtio_mmio.size());
+  }
+  aml::Bytes sb;
+  for (size_t i = 0; i < devices.virtio_mmio.size(); ++i) {
+    const VirtioMmioAcpi& d = devices.virtio_mmio[i];
+    aml::Bytes crs = aml::memory32_fixed(/*writable=*/true, d.base, d.size);
+    aml::append(crs, aml::extended_interrupt(aml::kIrqConsumer, d.gsi));  // level, high, exclusive
+    aml::Bytes body = aml::name("_HID", aml::string("LNRO0005"));
+    aml::append(body, aml::name("_UID", aml::integer(i)));
+    aml::append(body, aml::name("_CRS", aml::resource_template(crs)));
+    aml::append(sb, aml::device(fmt::format("VR{:02}", i), body));
+  }
+  return aml::scope("\\_SB", sb);
+}
+
+void write_firmware_tables(GuestRam& ram, unsigned cpus, const FirmwareDevices& devices) {
   if (cpus < 1 || cpus > kMaxFirmwareCpus) {
     fail("{} CPUs requested; the firmware tables describe 1 to {}", cpus, kMaxFirmwareCpus);
   }
@@ -266,7 +286,7 @@ void write_firmware_tables(GuestRam& ram, unsigned cpus) {
          kBiosAreaStart, kBiosAreaEnd);
   }
   write_guest(ram, kBiosAreaStart, std::vector<uint8_t>(kBiosAreaEnd - kBiosAreaStart, 0));
-  write_acpi(ram, cpus);
+  write_acpi(ram, cpus, devices);
   write_mp_tables(ram, cpus);
 }
 

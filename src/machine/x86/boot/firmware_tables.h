@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "memory/guest_ram.h"
 
@@ -22,8 +23,30 @@ inline constexpr uint16_t kAcpiPm1aEventPort = 0x600;
 inline constexpr uint16_t kAcpiPm1aControlPort = 0x604;
 inline constexpr unsigned kMaxFirmwareCpus = 254;  // APIC ids 0..n-1, the I/O APIC gets id n
 
+// A virtio-mmio transport as the DSDT describes it: Device(VRnn) with _HID "LNRO0005" (the id
+// Linux's virtio_mmio driver matches, as on QEMU's microvm), _UID n and a _CRS holding
+// Memory32Fixed(ReadWrite, base, size) and Interrupt(ResourceConsumer, Level, ActiveHigh,
+// Exclusive) { gsi }: virtio-mmio's interrupt is a level-triggered line on an IOAPIC pin.
+struct VirtioMmioAcpi {
+  uint32_t base = 0;
+  uint32_t size = 0;
+  uint32_t gsi = 0;
+};
+
+// Devices the firmware tables announce beyond the fixed PC ones.
+struct FirmwareDevices {
+  std::vector<VirtioMmioAcpi> virtio_mmio;  // _UID = index; at most 100 (VR00..VR99)
+};
+
+// The DSDT's definition block (the AML after the table header). Empty without devices: the
+// legacy devices (i8042, RTC, UARTs, PIT) are found by the probes an x86 OS does anyway.
+std::vector<uint8_t> dsdt_aml(const FirmwareDevices& devices);
+
 // Writes all tables for `cpus` processors (APIC ids 0..cpus-1) and one I/O APIC (id cpus).
 // Throws Error for cpus outside 1..kMaxFirmwareCpus or RAM not covering the BIOS area.
-void write_firmware_tables(GuestRam& ram, unsigned cpus);
+void write_firmware_tables(GuestRam& ram, unsigned cpus, const FirmwareDevices& devices);
+inline void write_firmware_tables(GuestRam& ram, unsigned cpus) {
+  write_firmware_tables(ram, cpus, FirmwareDevices{});
+}
 
 }  // namespace tandem::x86

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "machine/x86/boot/aml_decoder_test_util.h"
 #include "machine/x86/boot/boot_test_util.h"
 
 namespace tandem::x86 {
@@ -198,6 +199,28 @@ TEST_P(FirmwareTablesTest, MpTables) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpus, FirmwareTablesTest, ::testing::Values(1u, 4u, 254u));
+
+// The DSDT that the FADT points to carries the virtio-mmio devices, and the table (with 254 CPUs'
+// worth of MADT next to it) still fits and checksums.
+TEST(FirmwareTablesDevices, DsdtDescribesVirtioMmio) {
+  auto ram = testing::make_ram(64 * kMiB);
+  FirmwareDevices devices;
+  devices.virtio_mmio.push_back({0xfeb00000, 0x200, 16});
+  devices.virtio_mmio.push_back({0xfeb00200, 0x200, 17});
+  write_firmware_tables(*ram, 254, devices);
+  uint64_t rsdp = scan(*ram, 0xe0000, 0x100000, "RSD PTR ");
+  uint64_t xsdt = ram->load<uint64_t>(rsdp + 24);
+  uint64_t fadt = ram->load<uint64_t>(xsdt + 36);
+  ASSERT_EQ(sig(*ram, fadt), "FACP");
+  auto dsdt = acpi_table(*ram, ram->load<uint64_t>(fadt + 140), "DSDT");
+  std::vector<uint8_t> body(dsdt.begin() + 36, dsdt.end());
+  EXPECT_EQ(body, dsdt_aml(devices));
+  auto objs = testing::decode_aml(body);
+  ASSERT_EQ(objs.size(), 1u);
+  ASSERT_EQ(objs[0].children.size(), 2u);
+  EXPECT_EQ(objs[0].children[1].name, "VR01");
+  EXPECT_EQ(objs[0].children[1].child("_HID")->string, "LNRO0005");
+}
 
 TEST(FirmwareTablesLimits, RejectsCpuCounts) {
   auto ram = testing::make_ram(64 * kMiB);

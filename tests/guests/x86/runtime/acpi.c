@@ -1,5 +1,6 @@
-/* Finds the RSDP in the BIOS area and reads the MADT: local APIC ids and the IOAPIC. Every table
- * is checksummed; a malformed table fails the test (it is what the VMM built). */
+/* Finds the RSDP in the BIOS area, the tables it lists (and the DSDT through the FADT), and reads
+ * the MADT: local APIC ids and the IOAPIC. Every table is checksummed; a malformed table fails the
+ * test (it is what the VMM built). */
 #include "guest.h"
 
 static uint8_t sum(uint64_t addr, uint32_t len) {
@@ -25,22 +26,54 @@ static void check_table(uint64_t t, const char* what) {
   if (sum(t, len) != 0) panic("%s at %#lx: bad checksum", what, t);
 }
 
+/* The root table (XSDT, else RSDT) and the size of its entries. */
+static uint64_t find_root(uint64_t rsdp, int* entry_size) {
+  uint64_t root;
+  if (mmio_read8(rsdp + 15) >= 2 && mmio_read64(rsdp + 24)) {
+    root = mmio_read64(rsdp + 24);
+    *entry_size = 8;
+    check_table(root, "XSDT");
+  } else {
+    root = mmio_read32(rsdp + 16);
+    *entry_size = 4;
+    check_table(root, "RSDT");
+  }
+  return root;
+}
+
+uint64_t acpi_find_table(const char* sig) {
+  uint64_t rsdp = find_rsdp();
+  if (!rsdp) return 0;
+  if (!strcmp(sig, "DSDT")) {
+    uint64_t fadt = acpi_find_table("FACP");
+    if (!fadt) return 0;
+    uint32_t len = mmio_read32(fadt + 4);
+    uint64_t dsdt = len >= 148 ? mmio_read64(fadt + 140) : 0;
+    if (!dsdt) dsdt = mmio_read32(fadt + 40);
+    if (!dsdt || memcmp((const void*)dsdt, "DSDT", 4)) panic("FADT: no DSDT");
+    check_table(dsdt, "DSDT");
+    return dsdt;
+  }
+  int entry_size;
+  uint64_t root = find_root(rsdp, &entry_size);
+  uint32_t root_len = mmio_read32(root + 4);
+  for (uint64_t p = root + 36; p + entry_size <= root + root_len; p += entry_size) {
+    uint64_t t = entry_size == 8 ? mmio_read64(p) : mmio_read32(p);
+    if (t && !memcmp((const void*)t, sig, 4)) {
+      check_table(t, sig);
+      return t;
+    }
+  }
+  return 0;
+}
+
 bool acpi_find_madt(struct madt_info* out) {
   memset(out, 0, sizeof *out);
   uint64_t rsdp = find_rsdp();
   if (!rsdp) return false;
   out->rsdp = rsdp;
-  uint64_t root;
   int entry_size;
-  if (mmio_read8(rsdp + 15) >= 2 && mmio_read64(rsdp + 24)) {
-    root = mmio_read64(rsdp + 24);
-    entry_size = 8;
-    check_table(root, "XSDT");
-  } else {
-    root = mmio_read32(rsdp + 16);
-    entry_size = 4;
-    check_table(root, "RSDT");
-  }
+  uint64_t root = find_root(rsdp, &entry_size);
   uint32_t root_len = mmio_read32(root + 4);
   uint64_t madt = 0;
   for (uint64_t p = root + 36; p + entry_size <= root + root_len; p += entry_size) {

@@ -69,3 +69,11 @@ void ioapic_route(int pin, int vector, uint32_t apic_id) {
   ioapic_write(0x11 + 2 * pin, apic_id << 24);
   ioapic_write(0x10 + 2 * pin, (uint32_t)vector); /* fixed, physical, active high, edge, unmasked */
 }
+
+void ioapic_route_mode(int pin, int vector, uint32_t apic_id, bool level, bool active_low,
+                       bool masked) {
+  uint32_t low = (uint32_t)vector | (active_low ? 1u << 13 : 0) | (level ? 1u << 15 : 0) |
+                 (masked ? 1u << 16 : 0);
+  ioapic_write(0x11 + 2 * pin, apic_id << 24);
+  ioapic_write(0x10 + 2 * pin, low);
+}

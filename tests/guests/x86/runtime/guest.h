@@ -175,6 +175,9 @@ void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low);
 bool lapic_ipi_pending(void);
 /* Routes ISA IRQ `pin` (edge, active high) to `vector` on the CPU with `apic_id`. */
 void ioapic_route(int pin, int vector, uint32_t apic_id);
+/* Routes `pin` with the given trigger mode and polarity; `masked` leaves it masked. */
+void ioapic_route_mode(int pin, int vector, uint32_t apic_id, bool level, bool active_low,
+                       bool masked);
 uint32_t ioapic_read(uint32_t reg);
 
 /* ---- ACPI ---- */
@@ -187,6 +190,8 @@ struct madt_info {
 };
 /* Scans 0xe0000-0xfffff for the RSDP and reads the MADT. Panics on a malformed table. */
 bool acpi_find_madt(struct madt_info* out);
+/* Address of the table with signature `sig` (checksum verified; "DSDT" through the FADT), or 0. */
+uint64_t acpi_find_table(const char* sig);
 
 /* ---- time ---- */
 /* TSC frequency in kHz: tsc_khz= on the command line, else measured with PIT channel 2. */

@@ -1,0 +1,238 @@
+// bench_blk_x86: block I/O through Tandem's virtio-blk on the KVM x86 machine, next to the same I/O
+// issued by the host on the same raw image, in one run. The guest side is the virtio test guest's
+// own driver at CPL3 (tests/guests/x86/drivers/virtio_bench.c), polling its used ring; the host
+// side is io_uring with the same request sizes, queue depths and caching mode (page cache for
+// cache=writeback, O_DIRECT for cache=none). In order, each at queue depth 1 and 32:
+//   seq_write  1 MiB requests over the first --bytes of the image
+//   seq_read   1 MiB requests over the same range
+//   rand_read  4 KiB requests at random 4 KiB-aligned offsets of the whole image
+// Prints MB/s or IOPS for both and guest/host ratios. Run by hand; nothing is asserted.
+//
+//   bench_blk_x86 [--image-mb N] [--bytes-mb N] [--ios N] [--cache writeback|none]
+//                 [--aio io_uring|threads] [--dir DIR] [--tandem PATH]
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/integration/run_command.h"
+
+namespace {
+
+double now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+uint64_t host_tsc_khz() {
+  double t0 = now_ns();
+  uint64_t c0 = __rdtsc();
+  while (now_ns() - t0 < 200e6) {
+  }
+  double t1 = now_ns();
+  uint64_t c1 = __rdtsc();
+  return static_cast<uint64_t>((c1 - c0) / ((t1 - t0) / 1e6));
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "bench_blk_x86: %s\n", what.c_str());
+  std::exit(1);
+}
+
+struct Result {
+  uint64_t ios = 0, bytes = 0;
+  double ns = 0;
+};
+
+// "bench blk NAME bs=B qd=Q ios=N bytes=B ns=T" -> {"NAME qd=Q": ...}
+std::map<std::string, Result> parse_guest(const std::string& console) {
+  std::map<std::string, Result> r;
+  std::istringstream in(console);
+  std::string line;
+  while (std::getline(in, line)) {
+    char name[32];
+    unsigned bs, qd;
+    unsigned long ios, bytes, ns;
+    if (std::sscanf(line.c_str(), "bench blk %31s bs=%u qd=%u ios=%lu bytes=%lu ns=%lu", name, &bs,
+                    &qd, &ios, &bytes, &ns) == 6) {
+      r[std::string(name) + " qd=" + std::to_string(qd)] = {ios, bytes, static_cast<double>(ns)};
+    }
+  }
+  return r;
+}
+
+uint64_t xorshift(uint64_t* s) {
+  uint64_t x = *s;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *s = x;
+}
+
+// The guest's loop (virtio_bench.c run_one) with io_uring on the host: keep `qd` requests in
+// flight, submit a batch, reap one at a time.
+Result host_run(int fd, bool write, uint32_t bs, bool random, uint64_t ios, unsigned qd,
+                uint64_t span) {
+  io_uring ring;
+  if (int e = io_uring_queue_init(qd, &ring, 0); e < 0)
+    die("io_uring_queue_init: " + std::string(std::strerror(-e)));
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, size_t{qd} * bs) != 0) die("out of memory");
+  std::unique_ptr<uint8_t, decltype(&std::free)> bufs(static_cast<uint8_t*>(mem), &std::free);
+  std::memset(bufs.get(), 0x5a, size_t{qd} * bs);
+  std::vector<bool> busy(qd, false);
+  const uint64_t slots_in_span = span / bs;
+  uint64_t seed = 0x1234567 + qd, next = 0, issued = 0, done = 0;
+  double t0 = now_ns();
+  while (done < ios) {
+    unsigned added = 0;
+    while (issued < ios && issued - done < qd) {
+      uint64_t slot = random ? xorshift(&seed) % slots_in_span : next++ % slots_in_span;
+      unsigned b = 0;
+      while (busy[b]) ++b;
+      busy[b] = true;
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      if (write) {
+        io_uring_prep_write(sqe, fd, bufs.get() + size_t{b} * bs, bs, slot * bs);
+      } else {
+        io_uring_prep_read(sqe, fd, bufs.get() + size_t{b} * bs, bs, slot * bs);
+      }
+      io_uring_sqe_set_data64(sqe, b);
+      ++issued;
+      ++added;
+    }
+    if (added && io_uring_submit(&ring) < 0) die("io_uring_submit");
+    io_uring_cqe* cqe;
+    if (int e = io_uring_wait_cqe(&ring, &cqe); e < 0)
+      die("io_uring_wait_cqe: " + std::string(std::strerror(-e)));
+    if (cqe->res != static_cast<int>(bs)) die("host I/O returned " + std::to_string(cqe->res));
+    busy[io_uring_cqe_get_data64(cqe)] = false;
+    io_uring_cqe_seen(&ring, cqe);
+    ++done;
+  }
+  double ns = now_ns() - t0;
+  io_uring_queue_exit(&ring);
+  return {ios, ios * bs, ns};
+}
+
+std::string rate(const std::string& name, const Result& r) {
+  char buf[64];
+  double s = r.ns / 1e9;
+  if (name.rfind("rand", 0) == 0) {
+    std::snprintf(buf, sizeof buf, "%9.0f IOPS", r.ios / s);
+  } else {
+    std::snprintf(buf, sizeof buf, "%9.1f MB/s", r.bytes / s / 1e6);
+  }
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string tandem = TANDEM_BIN, guest = std::string(TANDEM_X86_GUEST_DIR) + "/virtio.bzImage";
+  std::string dir = "/var/tmp", cache = "writeback", aio = "io_uring";
+  uint64_t image_mb = 512, bytes_mb = 256, ios = 20000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--image-mb")
+      image_mb = std::strtoull(v.c_str(), nullptr, 0);
+    else if (k == "--bytes-mb")
+      bytes_mb = std::strtoull(v.c_str(), nullptr, 0);
+    else if (k == "--ios")
+      ios = std::strtoull(v.c_str(), nullptr, 0);
+    else if (k == "--cache")
+      cache = v;
+    else if (k == "--aio")
+      aio = v;
+    else if (k == "--dir")
+      dir = v;
+    else if (k == "--tandem")
+      tandem = v;
+    else
+      die("unknown option " + k);
+  }
+  if (cache != "writeback" && cache != "none") die("--cache must be writeback or none");
+  if (bytes_mb == 0 || bytes_mb > image_mb) die("--bytes-mb must be in 1..--image-mb");
+  const unsigned kDeep = 32;
+
+  // The image: written once (not sparse) so both sides read real data.
+  std::string image = dir + "/tandem-bench-blk-XXXXXX";
+  int fd = mkstemp(image.data());
+  if (fd < 0) die("mkstemp in " + dir + ": " + std::strerror(errno));
+  {
+    std::vector<uint8_t> chunk(1 << 20);
+    for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<uint8_t>(i * 131 + 7);
+    for (uint64_t m = 0; m < image_mb; ++m) {
+      if (pwrite(fd, chunk.data(), chunk.size(), m << 20) != static_cast<ssize_t>(chunk.size()))
+        die("writing the image");
+    }
+    fsync(fd);
+  }
+  close(fd);
+
+  uint64_t khz = host_tsc_khz();
+  std::printf(
+      "image %s, %lu MiB, sequential over %lu MiB, %lu random reads per depth, cache=%s "
+      "aio=%s, host TSC %lu kHz\n",
+      image.c_str(), image_mb, bytes_mb, ios, cache.c_str(), aio.c_str(), khz);
+
+  // Guest side.
+  std::string append = "bench bench_bytes=" + std::to_string(bytes_mb << 20) +
+                       " bench_ios=" + std::to_string(ios) + " bench_qd=" + std::to_string(kDeep) +
+                       " tsc_khz=" + std::to_string(khz);
+  tandem::testing::CommandOptions o;
+  o.timeout = std::chrono::minutes(10);
+  auto r = tandem::testing::run_command(
+      {tandem, "run", "--accel", "kvm", "--kernel", guest, "--memory", "512M", "--drive",
+       "file=" + image + ",cache=" + cache + ",aio=" + aio, "--append", append},
+      o);
+  auto guest_results = parse_guest(r.out);
+  if (!r.exited || r.exit_code != 33 || guest_results.size() != 6) {
+    unlink(image.c_str());
+    die("guest run failed:\n" + r.describe());
+  }
+
+  // Host side, same file, same order.
+  fd = open(image.c_str(), O_RDWR | (cache == "none" ? O_DIRECT : 0));
+  if (fd < 0) die("open " + image + ": " + std::strerror(errno));
+  const uint64_t seq_ios = bytes_mb, span = image_mb << 20;
+  struct Test {
+    const char* name;
+    bool write;
+    uint32_t bs;
+    bool random;
+    uint64_t ios;
+  };
+  const Test tests[] = {{"seq_write", true, 1 << 20, false, seq_ios},
+                        {"seq_read", false, 1 << 20, false, seq_ios},
+                        {"rand_read", false, 4096, true, ios}};
+  std::printf("%-16s %16s %16s %8s\n", "test", "guest (Tandem)", "host", "ratio");
+  for (const Test& t : tests) {
+    for (unsigned qd : {1u, kDeep}) {
+      Result h =
+          host_run(fd, t.write, t.bs, t.random, t.ios, qd, t.random ? span : (seq_ios << 20));
+      std::string key = std::string(t.name) + " qd=" + std::to_string(qd);
+      const Result& g = guest_results[key];
+      double ratio = (g.bytes / g.ns) / (h.bytes / h.ns);
+      std::printf("%-16s %16s %16s %7.2fx\n", key.c_str(), rate(t.name, g).c_str(),
+                  rate(t.name, h).c_str(), ratio);
+    }
+  }
+  fdatasync(fd);
+  close(fd);
+  unlink(image.c_str());
+  return 0;
+}

@@ -1,0 +1,347 @@
+// bench_boot_riscv: boots the same Debian riscv64 kernel, initramfs and command line under
+// `tandem run` and under `qemu-system-riscv64 -M virt -bios <the same OpenSBI fw_jump.bin>
+// -nographic`, in one run, and prints for each, from the moment the process starts:
+//   first output   the first byte on the console (OpenSBI's banner)
+//   /init          the default initramfs's /init printing "tandem-init: started"
+//   exit           the process ending after the guest powered off
+// and two CPU-bound phases inside the guest, timed between markers the guest prints:
+//   cpu (C)        bench/boot-riscv/cpubench.c (riscv64, static), `--scale` M steps
+//   cpu (sh)       a busybox-shell arithmetic loop of `--sh-loops` rounds
+// Runs alternate between the two emulators; the best of `--runs` counts. The Tandem/QEMU
+// ratio is below 1 where Tandem is faster. Both must print the same cpubench checksum.
+// Needs scripts/fetch-riscv-guest.sh (the guest) and qemu-system-misc (the peer). Run by hand;
+// nothing is asserted:
+//
+//   build/bench/boot-riscv/bench_boot_riscv [--runs N] [--cpus N] [--memory 512M] [--scale N]
+//       [--sh-loops N] [--tandem PATH] [--qemu PATH] [--guest DIR] [--timeout SECONDS] [-v]
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "machine/riscv/initramfs/initramfs_builder.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kInitMarker = "tandem-init: started";
+constexpr const char* kCStart = "BENCH cpu-c start";
+constexpr const char* kCEnd = "BENCH cpu-c end";
+constexpr const char* kShStart = "BENCH cpu-sh start";
+constexpr const char* kShEnd = "BENCH cpu-sh end";
+
+struct Options {
+  int runs = 1;
+  unsigned cpus = 1;
+  std::string memory = "512M";
+  long scale = 20;
+  long sh_loops = 20000;
+  std::string tandem = TANDEM_BIN;
+  std::string qemu = "/usr/bin/qemu-system-riscv64";
+  std::string guest;
+  int timeout = 900;
+  bool verbose = false;
+};
+
+// Seconds from the start of the process to each event; NaN when it did not happen.
+struct Run {
+  double first_output = NAN, init = NAN, c_start = NAN, c_end = NAN, sh_start = NAN, sh_end = NAN,
+         exit = NAN;
+  int status = -1;  // exit status; -1 when killed or signalled
+  bool timed_out = false;
+  std::string checksum;  // cpubench's line
+  std::string output;
+
+  bool ok() const { return status == 0 && !std::isnan(sh_end) && !checksum.empty(); }
+  double cpu_c() const { return c_end - c_start; }
+  double cpu_sh() const { return sh_end - sh_start; }
+};
+
+std::string default_guest_dir() {
+  if (const char* cache = std::getenv("TANDEM_CACHE"); cache && *cache) {
+    return std::string(cache) + "/riscv64";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.cache/tandem/riscv64";
+}
+
+std::vector<uint8_t> read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) tandem::fail("cannot read {}", path.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Starts argv with stdin from /dev/null and stdout+stderr into a pipe; timestamps the markers
+// as their lines arrive.
+Run run_guest(const std::vector<std::string>& argv, int timeout_s) {
+  Run run;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) tandem::fail("pipe: {}", std::strerror(errno));
+  const auto start = Clock::now();
+  pid_t pid = fork();
+  if (pid < 0) tandem::fail("fork: {}", std::strerror(errno));
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(fds[1]);
+  auto since = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  const std::pair<const char*, double Run::*> markers[] = {
+      {kInitMarker, &Run::init},  {kCStart, &Run::c_start}, {kCEnd, &Run::c_end},
+      {kShStart, &Run::sh_start}, {kShEnd, &Run::sh_end},
+  };
+  size_t scanned = 0;  // output up to here is in complete, already scanned lines
+  for (;;) {
+    const double left = timeout_s - since();
+    if (left <= 0) {
+      run.timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::min(left, 1.0) * 1000) + 1) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    const double now = since();
+    if (std::isnan(run.first_output)) run.first_output = now;
+    run.output.append(buf, static_cast<size_t>(n));
+    for (size_t nl; (nl = run.output.find('\n', scanned)) != std::string::npos; scanned = nl + 1) {
+      const std::string_view line(run.output.data() + scanned, nl - scanned);
+      for (const auto& [text, field] : markers) {
+        if (line.find(text) != std::string_view::npos && std::isnan(run.*field)) run.*field = now;
+      }
+      if (auto at = line.find("cpubench: "); at != std::string_view::npos) {
+        run.checksum = std::string(line.substr(at));
+        while (!run.checksum.empty() && run.checksum.back() == '\r') run.checksum.pop_back();
+      }
+    }
+  }
+  close(fds[0]);
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  run.exit = since();
+  if (WIFEXITED(ws)) run.status = WEXITSTATUS(ws);
+  return run;
+}
+
+std::string fmt_s(double v) {
+  return std::isnan(v) ? std::string("-") : fmt::format("{:.3f}", v);
+}
+
+int usage(const char* why) {
+  std::fprintf(stderr,
+               "bench_boot_riscv: %s\nusage: bench_boot_riscv [--runs N] [--cpus N] [--memory "
+               "SIZE] [--scale N] [--sh-loops N] [--tandem PATH] [--qemu PATH] [--guest DIR] "
+               "[--timeout SECONDS] [-v]\n",
+               why);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k == "-v") {
+      o.verbose = true;
+      continue;
+    }
+    if (k == "-h" || k == "--help") {
+      std::printf(
+          "bench_boot_riscv: Debian riscv64 boot and in-guest CPU work, tandem run vs "
+          "qemu-system-riscv64\n"
+          "  --runs N        runs of each, alternating; the best counts (1)\n"
+          "  --cpus N        harts (1)\n"
+          "  --memory SIZE   guest RAM (512M)\n"
+          "  --scale N       cpubench work, in M steps (20)\n"
+          "  --sh-loops N    rounds of the shell loop (20000)\n"
+          "  --tandem PATH   the tandem binary (%s)\n"
+          "  --qemu PATH     qemu-system-riscv64 (/usr/bin/qemu-system-riscv64)\n"
+          "  --guest DIR     the fetched guest (${TANDEM_CACHE:-~/.cache/tandem}/riscv64)\n"
+          "  --timeout S     per boot (900)\n"
+          "  -v              print every console\n",
+          TANDEM_BIN);
+      return 0;
+    }
+    if (i + 1 >= argc) return usage(("option " + k + " needs a value").c_str());
+    std::string v = argv[++i];
+    if (k == "--runs") {
+      o.runs = std::atoi(v.c_str());
+    } else if (k == "--cpus") {
+      o.cpus = static_cast<unsigned>(std::atoi(v.c_str()));
+    } else if (k == "--memory") {
+      o.memory = v;
+    } else if (k == "--scale") {
+      o.scale = std::atol(v.c_str());
+    } else if (k == "--sh-loops") {
+      o.sh_loops = std::atol(v.c_str());
+    } else if (k == "--tandem") {
+      o.tandem = v;
+    } else if (k == "--qemu") {
+      o.qemu = v;
+    } else if (k == "--guest") {
+      o.guest = v;
+    } else if (k == "--timeout") {
+      o.timeout = std::atoi(v.c_str());
+    } else {
+      return usage(("unknown option " + k).c_str());
+    }
+  }
+  if (o.runs < 1 || o.cpus < 1 || o.scale < 1 || o.sh_loops < 1 || o.timeout < 1) {
+    return usage("--runs, --cpus, --scale, --sh-loops and --timeout want positive numbers");
+  }
+  const fs::path guest = o.guest.empty() ? default_guest_dir() : o.guest;
+  for (const char* part : {"fw_jump.bin", "Image", "busybox", "modules/modules.dep"}) {
+    if (!fs::exists(guest / part)) {
+      tandem::fail("{} is missing: run scripts/fetch-riscv-guest.sh", (guest / part).string());
+    }
+  }
+  for (const std::string& bin : {o.tandem, o.qemu}) {
+    if (access(bin.c_str(), X_OK) != 0) {
+      tandem::fail("{} is not there (qemu-system-riscv64: apt-get install qemu-system-misc)", bin);
+    }
+  }
+
+  // The initramfs: the default guest's, whose /init runs this script and then powers off.
+  const fs::path work = fs::temp_directory_path() / fmt::format("tandem-boot-bench-{}", getpid());
+  fs::create_directories(work);
+  tandem::riscv::InitramfsOptions init;
+  init.busybox = (guest / "busybox").string();
+  init.modules_dir = (guest / "modules").string();
+  init.autorun = fmt::format(
+      "echo '{}'\n"
+      "/usr/bin/cpubench {}\n"
+      "echo '{}'\n"
+      "echo '{}'\n"
+      "i=0; s=0\n"
+      "while [ $i -lt {} ]; do s=$(( (s * 31 + i) % 1000003 )); i=$((i + 1)); done\n"
+      "echo '{}' $s\n",
+      kCStart, o.scale, kCEnd, kShStart, o.sh_loops, kShEnd);
+  init.extra_files.push_back({"usr/bin/cpubench", read_bytes(CPUBENCH_BIN), 0755});
+  const std::vector<uint8_t> cpio = tandem::riscv::build_initramfs(init);
+  const fs::path initrd = work / "initrd.cpio";
+  {
+    std::ofstream f(initrd, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(cpio.data()), static_cast<std::streamsize>(cpio.size()));
+  }
+
+  const std::string append = "console=ttyS0";
+  const std::string cpus = std::to_string(o.cpus);
+  const std::map<std::string, std::vector<std::string>> commands = {
+      {"tandem",
+       {o.tandem, "run", "-M", "virt", "-bios", (guest / "fw_jump.bin").string(), "-kernel",
+        (guest / "Image").string(), "-initrd", initrd.string(), "-append", append, "-m", o.memory,
+        "-smp", cpus, "-nographic"}},
+      {"qemu",
+       {o.qemu, "-M", "virt", "-bios", (guest / "fw_jump.bin").string(), "-kernel",
+        (guest / "Image").string(), "-initrd", initrd.string(), "-append", append, "-m", o.memory,
+        "-smp", cpus, "-nographic", "-no-reboot"}},
+  };
+  const char* order[] = {"tandem", "qemu"};
+
+  std::string load;
+  std::ifstream("/proc/loadavg") >> load;
+  std::printf(
+      "bench_boot_riscv: best of %d, %u hart(s), %s RAM, cpubench scale %ld, sh loop %ld, "
+      "load %s\n",
+      o.runs, o.cpus, o.memory.c_str(), o.scale, o.sh_loops, load.c_str());
+  std::printf("  guest:  %s (Image, fw_jump.bin, busybox)\n", guest.c_str());
+  for (const char* name : order) {
+    std::string line;
+    for (const auto& a : commands.at(name)) line += (line.empty() ? "" : " ") + a;
+    std::printf("  %-7s %s\n", name, line.c_str());
+  }
+  std::fflush(stdout);
+
+  std::map<std::string, std::vector<Run>> runs;
+  int failures = 0;
+  for (int r = 0; r < o.runs; ++r) {
+    for (const char* name : order) {
+      Run run = run_guest(commands.at(name), o.timeout);
+      if (o.verbose || !run.ok()) {
+        std::printf("--- %s run %d: %s, output:\n%s\n---\n", name, r + 1,
+                    run.timed_out ? "timed out" : fmt::format("exit status {}", run.status).c_str(),
+                    run.output.c_str());
+      }
+      if (!run.ok()) ++failures;
+      std::printf("  run %d %-7s first output %s  /init %s  cpu(C) %s  cpu(sh) %s  exit %s\n",
+                  r + 1, name, fmt_s(run.first_output).c_str(), fmt_s(run.init).c_str(),
+                  fmt_s(run.cpu_c()).c_str(), fmt_s(run.cpu_sh()).c_str(), fmt_s(run.exit).c_str());
+      std::fflush(stdout);
+      runs[name].push_back(std::move(run));
+    }
+  }
+  fs::remove_all(work);
+
+  auto best = [&](const std::string& name, double (*get)(const Run&)) {
+    double b = NAN;
+    for (const Run& run : runs[name]) {
+      if (!run.ok()) continue;
+      double v = get(run);
+      if (!std::isnan(v) && (std::isnan(b) || v < b)) b = v;
+    }
+    return b;
+  };
+  const std::pair<const char*, double (*)(const Run&)> rows[] = {
+      {"first output", [](const Run& r) { return r.first_output; }},
+      {"/init", [](const Run& r) { return r.init; }},
+      {"cpu (C)", [](const Run& r) { return r.cpu_c(); }},
+      {"cpu (sh loop)", [](const Run& r) { return r.cpu_sh(); }},
+      {"exit", [](const Run& r) { return r.exit; }},
+  };
+  std::printf("%-16s %10s %10s %9s\n", "seconds", "tandem", "qemu", "T/Q");
+  for (const auto& [label, get] : rows) {
+    const double t = best("tandem", get), q = best("qemu", get);
+    std::printf(
+        "%-16s %10s %10s %9s\n", label, fmt_s(t).c_str(), fmt_s(q).c_str(),
+        std::isnan(t) || std::isnan(q) || q <= 0 ? "-" : fmt::format("{:.2f}", t / q).c_str());
+  }
+  // The guest program must compute the same under both.
+  std::string reference;
+  bool same = true;
+  for (const auto& [name, list] : runs) {
+    for (const Run& run : list) {
+      if (run.checksum.empty()) continue;
+      if (reference.empty()) reference = run.checksum;
+      same = same && run.checksum == reference;
+    }
+  }
+  std::printf("(T/Q < 1: tandem is faster; %s; %s)\n",
+              reference.empty() ? "no cpubench output"
+              : same            ? ("checksums equal: " + reference).c_str()
+                                : "CHECKSUMS DIFFER",
+              failures ? fmt::format("{} run(s) FAILED", failures).c_str() : "every run ok");
+  return failures || !same ? 1 : 0;
+} catch (const tandem::Error& e) {
+  std::fprintf(stderr, "bench_boot_riscv: %s\n", e.what());
+  return 1;
+}

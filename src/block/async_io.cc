@@ -1,0 +1,141 @@
+#include "block/async_io.h"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/error.h"
+#include "base/event_loop.h"
+#include "base/log.h"
+#include "block/thread_pool_io.h"
+#include "block/uring_io.h"
+
+namespace tandem {
+
+std::unique_ptr<AsyncIo> AsyncIo::create(AioMode mode, EventLoop& loop, unsigned ring_entries) {
+  if (mode == AioMode::kIoUring) {
+    try {
+      return std::make_unique<UringIo>(loop, ring_entries);
+    } catch (const SystemError& e) {
+      // Old kernels, seccomp filters and kernel.io_uring_disabled all land here.
+      TLOG_WARN("io_uring unavailable ({}); using aio=threads", e.what());
+    }
+  }
+  return std::make_unique<ThreadPoolIo>(loop);
+}
+
+AsyncIo::AsyncIo(EventLoop& loop) : loop_(loop) {
+  event_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!event_fd_) fail_errno("eventfd for block I/O completions");
+  loop_.add_fd(event_fd_.get(), EPOLLIN, [this](uint32_t) { on_event(); });
+}
+
+AsyncIo::~AsyncIo() {
+  // No virtual calls here: the subclass is gone. It called shutdown() unless its constructor
+  // threw, in which case nothing was ever started.
+  if (!shut_down_) loop_.remove_fd(event_fd_.get());
+}
+
+void AsyncIo::shutdown() {
+  std::vector<std::pair<IoDone, int64_t>> dropped;
+  {
+    std::unique_lock lock(mutex_);
+    if (shut_down_) return;
+    cancel_locked(lock);
+    ++epoch_;
+    shut_down_ = true;
+    dropped.swap(completed_);
+  }
+  loop_.remove_fd(event_fd_.get());
+}
+
+uint64_t AsyncIo::epoch() const {
+  std::lock_guard lock(mutex_);
+  return epoch_;
+}
+
+bool AsyncIo::submit(IoOp op, uint64_t epoch, IoDone done) {
+  std::lock_guard lock(mutex_);
+  if (epoch != epoch_ || shut_down_) return false;
+  auto p = std::make_unique<Pending>();
+  p->op = std::move(op);
+  p->done = std::move(done);
+  start_locked(std::move(p));
+  return true;
+}
+
+bool AsyncIo::run_if_current(uint64_t epoch, const std::function<void()>& fn) {
+  std::lock_guard lock(mutex_);
+  if (epoch != epoch_ || shut_down_) return false;
+  fn();
+  return true;
+}
+
+void AsyncIo::defer(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mutex_);
+    if (shut_down_) return;
+    completed_.emplace_back([fn = std::move(fn)](int64_t) { fn(); }, 0);
+  }
+  wake();
+}
+
+void AsyncIo::cancel_all() {
+  {
+    std::unique_lock lock(mutex_);
+    if (shut_down_) return;
+    ++epoch_;
+    cancel_locked(lock);
+  }
+  wake();  // deliver what cancel_locked finished
+}
+
+void AsyncIo::finish_locked(std::unique_ptr<Pending> p, int64_t result) {
+  completed_.emplace_back(std::move(p->done), result);
+}
+
+void AsyncIo::wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(event_fd_.get(), &one, sizeof one);
+}
+
+void AsyncIo::on_event() {
+  uint64_t count;
+  [[maybe_unused]] ssize_t n = ::read(event_fd_.get(), &count, sizeof count);
+  std::vector<std::pair<IoDone, int64_t>> ready;
+  {
+    std::lock_guard lock(mutex_);
+    if (shut_down_) return;
+    reap_locked();
+    ready.swap(completed_);
+  }
+  for (auto& [done, result] : ready) done(result);
+}
+
+int64_t run_io_op(const IoOp& op) {
+  ssize_t r = -1;
+  do {
+    switch (op.kind) {
+      case IoOp::Kind::kRead:
+        r = ::preadv(op.fd, op.iov.data(), static_cast<int>(op.iov.size()),
+                     static_cast<off_t>(op.offset));
+        break;
+      case IoOp::Kind::kWrite:
+        r = ::pwritev(op.fd, op.iov.data(), static_cast<int>(op.iov.size()),
+                      static_cast<off_t>(op.offset));
+        break;
+      case IoOp::Kind::kFdatasync:
+        r = ::fdatasync(op.fd);
+        break;
+      case IoOp::Kind::kFallocate:
+        r = ::fallocate(op.fd, op.mode, static_cast<off_t>(op.offset),
+                        static_cast<off_t>(op.length));
+        break;
+    }
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
+}  // namespace tandem

@@ -1,0 +1,113 @@
+// The engines that carry host I/O for the block drivers: io_uring (UringIo) or a pool of worker
+// threads (ThreadPoolIo). Both take the same operations, run them off the calling thread and
+// hand each result back on the EventLoop, through an eventfd the loop watches.
+//
+// Cancellation works by epochs: every operation is submitted on behalf of a request that
+// started in some epoch; cancel_all() starts a new epoch, waits until no operation of the old
+// ones is running, and from then on refuses to start operations of old epochs. So a request
+// abandoned at a device reset can neither touch its buffers nor the image afterwards, even if
+// its next step was already on its way.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "base/unique_fd.h"
+#include "block/block_options.h"
+
+namespace tandem {
+
+class EventLoop;
+
+struct IoOp {
+  enum class Kind : uint8_t { kRead, kWrite, kFdatasync, kFallocate };
+  Kind kind = Kind::kRead;
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;     // kFallocate
+  int mode = 0;            // kFallocate: FALLOC_FL_* flags
+  std::vector<iovec> iov;  // kRead/kWrite: at most kMaxIov buffers, valid until done runs
+};
+
+// Bytes transferred (kRead/kWrite), 0, or -errno. Runs on the loop thread.
+using IoDone = std::function<void(int64_t result)>;
+
+class AsyncIo {
+ public:
+  // Largest iovec count one operation may carry (the kernel's UIO_MAXIOV).
+  static constexpr size_t kMaxIov = 1024;
+
+  // An io_uring engine with `ring_entries` submission slots, or the thread pool if the mode asks
+  // for it or the kernel has no io_uring for us (logged). Throws SystemError if neither works.
+  static std::unique_ptr<AsyncIo> create(AioMode mode, EventLoop& loop,
+                                         unsigned ring_entries = 128);
+
+  AsyncIo(const AsyncIo&) = delete;
+  AsyncIo& operator=(const AsyncIo&) = delete;
+  // Waits for running operations; results not delivered yet are dropped. Destroy on the loop's
+  // thread or after the loop has stopped.
+  virtual ~AsyncIo();
+
+  virtual const char* name() const = 0;
+
+  // The current epoch: requests remember it when they start.
+  uint64_t epoch() const;
+  // Queues op; `done` runs later on the loop with its result. Returns false, and never calls
+  // done, if `epoch` is older than the last cancel_all().
+  bool submit(IoOp op, uint64_t epoch, IoDone done);
+  // Runs fn now, under the engine's lock, if `epoch` is still current: for work on a request's
+  // buffers (copies out of a bounce buffer) that must not happen after cancel_all(). Returns
+  // whether it ran. fn must not call back into the engine.
+  bool run_if_current(uint64_t epoch, const std::function<void()>& fn);
+  // Runs fn later on the loop (no I/O), as if an operation had completed.
+  void defer(std::function<void()> fn);
+  // See the header comment. Operations queued but not started complete with -ECANCELED.
+  void cancel_all();
+
+ protected:
+  struct Pending {
+    IoOp op;
+    IoDone done;
+  };
+
+  explicit AsyncIo(EventLoop& loop);
+  // Subclasses call this first in their destructors, while their resources still exist.
+  void shutdown();
+
+  // All three run with mutex_ held.
+  // Starts p now or keeps it until there is room; finishes it (finish_locked) on early errors.
+  virtual void start_locked(std::unique_ptr<Pending> p) = 0;
+  // Collects operations that finished (the loop thread calls it on every wake-up).
+  virtual void reap_locked() = 0;
+  // Finishes every operation not started yet with -ECANCELED and waits (dropping and
+  // re-taking `lock` as needed) until no started operation is running.
+  virtual void cancel_locked(std::unique_lock<std::mutex>& lock) = 0;
+
+  // With mutex_ held: the result goes to the loop on the next wake-up.
+  void finish_locked(std::unique_ptr<Pending> p, int64_t result);
+  // Wakes the loop (any thread, lock or not).
+  void wake();
+  int event_fd() const { return event_fd_.get(); }
+
+  mutable std::mutex mutex_;
+
+ private:
+  void on_event();  // loop thread
+
+  EventLoop& loop_;
+  UniqueFd event_fd_;
+  bool shut_down_ = false;
+  uint64_t epoch_ = 0;
+  std::vector<std::pair<IoDone, int64_t>> completed_;
+};
+
+// Runs one operation synchronously with the matching system call (preadv, pwritev, fdatasync,
+// fallocate); returns its result like a completion (-errno on failure).
+int64_t run_io_op(const IoOp& op);
+
+}  // namespace tandem

@@ -1,0 +1,48 @@
+#include "block/iov_util.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tandem {
+
+std::optional<uint64_t> iov_total(std::span<const iovec> iov) {
+  uint64_t total = 0;
+  for (const iovec& v : iov) {
+    if (v.iov_len > UINT64_MAX - total) return std::nullopt;
+    total += v.iov_len;
+  }
+  return total;
+}
+
+namespace {
+
+template <typename Fn>
+size_t walk(std::span<const iovec> iov, uint64_t offset, size_t n, Fn fn) {
+  size_t done = 0;
+  for (const iovec& v : iov) {
+    if (done == n) break;
+    if (offset >= v.iov_len) {
+      offset -= v.iov_len;
+      continue;
+    }
+    size_t len = std::min<uint64_t>(v.iov_len - offset, n - done);
+    fn(static_cast<uint8_t*>(v.iov_base) + offset, done, len);
+    done += len;
+    offset = 0;
+  }
+  return done;
+}
+
+}  // namespace
+
+size_t copy_to_iov(std::span<const iovec> iov, uint64_t offset, const uint8_t* src, size_t n) {
+  return walk(iov, offset, n,
+              [src](uint8_t* p, size_t at, size_t len) { std::memcpy(p, src + at, len); });
+}
+
+size_t copy_from_iov(std::span<const iovec> iov, uint64_t offset, uint8_t* dst, size_t n) {
+  return walk(iov, offset, n,
+              [dst](uint8_t* p, size_t at, size_t len) { std::memcpy(dst + at, p, len); });
+}
+
+}  // namespace tandem

@@ -1,0 +1,120 @@
+#include "block/uring_io.h"
+
+#include <cerrno>
+
+#include "base/error.h"
+#include "base/log.h"
+
+namespace tandem {
+
+UringIo::UringIo(EventLoop& loop, unsigned entries) : AsyncIo(loop) {
+  int r = io_uring_queue_init(entries, &ring_, 0);
+  if (r < 0) {
+    errno = -r;
+    fail_errno("io_uring_queue_init");
+  }
+  capacity_ = ring_.sq.ring_entries;
+  r = io_uring_register_eventfd(&ring_, event_fd());
+  if (r < 0) {
+    io_uring_queue_exit(&ring_);
+    errno = -r;
+    fail_errno("io_uring_register_eventfd");
+  }
+}
+
+UringIo::~UringIo() {
+  shutdown();
+  io_uring_queue_exit(&ring_);
+}
+
+void UringIo::start_locked(std::unique_ptr<Pending> p) {
+  if (in_kernel_ >= capacity_ || !backlog_.empty()) {
+    backlog_.push_back(std::move(p));
+    return;
+  }
+  issue_locked(std::move(p));
+  submit_ring_locked();
+}
+
+void UringIo::issue_locked(std::unique_ptr<Pending> p) {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (!sqe) {
+    // Cannot happen while in_kernel_ <= capacity_ and every SQE is submitted at once; keep the
+    // operation for later rather than lose it.
+    backlog_.push_front(std::move(p));
+    return;
+  }
+  const IoOp& op = p->op;
+  switch (op.kind) {
+    case IoOp::Kind::kRead:
+      io_uring_prep_readv(sqe, op.fd, op.iov.data(), static_cast<unsigned>(op.iov.size()),
+                          op.offset);
+      break;
+    case IoOp::Kind::kWrite:
+      io_uring_prep_writev(sqe, op.fd, op.iov.data(), static_cast<unsigned>(op.iov.size()),
+                           op.offset);
+      break;
+    case IoOp::Kind::kFdatasync:
+      io_uring_prep_fsync(sqe, op.fd, IORING_FSYNC_DATASYNC);
+      break;
+    case IoOp::Kind::kFallocate:
+      io_uring_prep_fallocate(sqe, op.fd, op.mode, op.offset, op.length);
+      break;
+  }
+  io_uring_sqe_set_data(sqe, p.release());
+  ++in_kernel_;
+}
+
+void UringIo::submit_ring_locked() {
+  for (;;) {
+    int r = io_uring_submit(&ring_);
+    if (r >= 0 || (r != -EINTR && r != -EAGAIN)) {
+      // Any other failure leaves the SQEs in the ring; the next submit retries them.
+      if (r < 0) TLOG_WARN("io_uring_submit: {}", r);
+      return;
+    }
+  }
+}
+
+void UringIo::complete_cqe_locked(io_uring_cqe* cqe) {
+  std::unique_ptr<Pending> p(static_cast<Pending*>(io_uring_cqe_get_data(cqe)));
+  int64_t result = cqe->res;
+  io_uring_cqe_seen(&ring_, cqe);
+  --in_kernel_;
+  finish_locked(std::move(p), result);
+}
+
+void UringIo::reap_locked() {
+  io_uring_cqe* cqe;
+  while (io_uring_peek_cqe(&ring_, &cqe) == 0) complete_cqe_locked(cqe);
+  bool issued = false;
+  while (!backlog_.empty() && in_kernel_ < capacity_) {
+    std::unique_ptr<Pending> p = std::move(backlog_.front());
+    backlog_.pop_front();
+    issue_locked(std::move(p));
+    issued = true;
+  }
+  if (issued || io_uring_sq_ready(&ring_) > 0) submit_ring_locked();
+}
+
+void UringIo::cancel_locked(std::unique_lock<std::mutex>&) {
+  while (!backlog_.empty()) {
+    finish_locked(std::move(backlog_.front()), -ECANCELED);
+    backlog_.pop_front();
+  }
+  // Operations in the kernel cannot be taken back from a regular file; wait for them. The lock
+  // stays held: the loop thread only waits for it, and the CQEs are ours to reap here.
+  if (io_uring_sq_ready(&ring_) > 0) submit_ring_locked();
+  while (in_kernel_ > 0) {
+    io_uring_cqe* cqe;
+    int r = io_uring_wait_cqe(&ring_, &cqe);
+    if (r == -EINTR || r == -EAGAIN) continue;
+    if (r < 0) {
+      TLOG_ERROR("io_uring_wait_cqe: {}", r);
+      return;
+    }
+    complete_cqe_locked(cqe);
+  }
+}
+
+}  // namespace tandem
