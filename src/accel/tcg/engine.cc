@@ -94,9 +94,8 @@ Tb* TcgEngine::find(uint64_t pc, uint32_t frm) {
   uint64_t phys = pc;
   // A fetch fault: translate() reports it.
   if (sys_ && !sys_->code_phys(pc, &phys)) return nullptr;
-  auto it = map_.find({pc, phys, frm, flags_});
-  if (it == map_.end()) return nullptr;
-  Tb* tb = it->second;
+  Tb* tb = map_.find({pc, phys, frm, flags_});
+  if (!tb) return nullptr;
   if (tb->phys2 != Tb::kNoPhys2) {
     uint64_t phys2 = 0;
     const uint64_t page2 = (pc & ~(kPage - 1)) + kPage;
@@ -240,7 +239,7 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
       fmt::print(trace_.log, "OUT: [size={}]\n{}\n", tb.size, disassemble_host(tb.code, tb.size));
     }
     Tb* p = &tb;
-    map_[key_of(tb)] = p;
+    map_.insert(p);
     if (phys2 == Tb::kNoPhys2) {
       fast_[jump_cache_index(pc)] = p;
       note_cached(pc);
@@ -285,8 +284,7 @@ void TcgEngine::invalidate_tb(Tb* tb) {
   if (!tb->valid) return;
   tb->valid = false;
   ++stats_.invalidations;
-  auto it = map_.find(key_of(*tb));
-  if (it != map_.end() && it->second == tb) map_.erase(it);
+  map_.erase(tb);
   Tb*& f = fast_[jump_cache_index(tb->pc)];
   if (f == tb) f = nullptr;
   JumpCacheEntry& jc = buffer_.runtime()->jump_cache[jump_cache_index(tb->pc)];
@@ -488,16 +486,15 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
         Tb* from = reinterpret_cast<Tb*>(r.aux & ~uintptr_t{1});
         const unsigned slot = r.aux & 1;
         if (flush_pending_) break;
+        const uint64_t flushes = stats_.flushes;
         Tb* to = find(cpu.pc, cpu.frm);
         if (!to) {
           ExitInfo fault{};
           to = translate(cpu.pc, cpu.frm, &fault);
           if (!to) return fault;
-          // translate() may have flushed everything, `from` included.
-          if (stats_.flushes && tbs_.empty()) break;
         }
-        if (opts_.chain && from->valid && from->frm == to->frm && !tbs_.empty() &&
-            &tbs_.front() <= from) {
+        // translate() may have flushed everything, `from` included: then it is gone.
+        if (opts_.chain && stats_.flushes == flushes && from->valid && from->frm == to->frm) {
           link(from, slot, to);
         }
         next = to;

@@ -21,6 +21,7 @@
 #include "accel/tcg/ir.h"
 #include "accel/tcg/opt.h"
 #include "accel/tcg/softmmu.h"
+#include "accel/tcg/tb_table.h"
 #include "target/riscv/engine.h"
 
 namespace tandem::tcg {
@@ -104,19 +105,6 @@ class TcgEngine : public riscv::ExecutionEngine {
   const PinnedMap* pinned() const { return buffer_.pinned(); }
 
  private:
-  struct TbKey {
-    uint64_t pc, phys;
-    uint32_t frm, flags;
-    bool operator==(const TbKey&) const = default;
-  };
-  struct TbKeyHash {
-    size_t operator()(const TbKey& k) const {
-      return std::hash<uint64_t>()(k.phys * 0x9e3779b97f4a7c15ull ^ k.pc ^
-                                   (static_cast<uint64_t>(k.frm | k.flags << 3) << 48));
-    }
-  };
-  static TbKey key_of(const Tb& tb) { return {tb.pc, tb.phys, tb.frm, tb.flags}; }
-
   Tb* find(uint64_t pc, uint32_t frm);
   void invalidate_phys_page(uint64_t page);
   void check_system_state();
@@ -140,7 +128,7 @@ class TcgEngine : public riscv::ExecutionEngine {
   TcgOptions opts_;
   CodeBuffer buffer_;
   std::deque<Tb> tbs_;  // in code-address order since the last flush
-  std::unordered_map<TbKey, Tb*, TbKeyHash> map_;
+  TbTable<Tb> map_;
   // guest page (physical in full-system mode) -> TBs with code there
   std::unordered_map<uint64_t, std::vector<Tb*>> pages_;
   SystemCpu* sys_ = nullptr;

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "base/error.h"
+#include "base/file_util.h"
 #include "hw/char/char_backend.h"
 #include "hw/char/uart16550/uart16550.h"
 #include "hw/misc/sifive_test/sifive_test.h"
@@ -24,9 +25,12 @@ constexpr uint64_t kFdtAlign = 2ull << 20;
 constexpr uint64_t kFdtMinSize = 64 << 10;
 
 std::vector<uint8_t> read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open {} '{}'", what, path);
-  std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> data;
+  try {
+    data = tandem::read_file(path);
+  } catch (const Error&) {
+    fail("cannot open {} '{}'", what, path);
+  }
   if (data.empty()) fail("{} '{}' is empty", what, path);
   return data;
 }

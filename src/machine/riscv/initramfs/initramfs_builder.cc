@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/file_util.h"
 #include "base/log.h"
 #include "machine/riscv/initramfs/cpio_writer.h"
 #include "machine/riscv/virt_memory_map.h"
@@ -17,11 +18,7 @@ namespace tandem::riscv {
 namespace {
 
 std::vector<uint8_t> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read {}", path.string());
-  std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail("cannot read {}", path.string());
-  return data;
+  return tandem::read_file(path.string());
 }
 
 std::string trim(const std::string& s) {

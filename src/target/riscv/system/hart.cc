@@ -351,6 +351,14 @@ HartGroup::~HartGroup() {
           std::fprintf(stderr, " %s %llu", kNames[k], static_cast<unsigned long long>(h->exits[k]));
         }
       }
+      if (auto* tcg = dynamic_cast<tcg::TcgEngine*>(h->engine_.get())) {
+        const tcg::TcgStats& t = tcg->stats();
+        std::fprintf(stderr, "; translations %llu chains %llu lookups %llu invalidations %llu",
+                     static_cast<unsigned long long>(t.translations),
+                     static_cast<unsigned long long>(t.chains),
+                     static_cast<unsigned long long>(t.lookups),
+                     static_cast<unsigned long long>(t.invalidations));
+      }
       std::fprintf(stderr, "\n");
     }
   }

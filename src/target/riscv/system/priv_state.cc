@@ -430,17 +430,30 @@ uint64_t PrivState::sret() {
   return sepc;
 }
 
-bool PrivState::pmp_allows(uint64_t addr, uint64_t len, Access access, Priv p) const {
-  const uint64_t last = addr + len - 1;
+const PrivState::PmpDecoded& PrivState::pmp_decoded() const {
+  PmpDecoded& d = pmp_decoded_;
+  if (d.valid && d.from.cfg == pmp.cfg && d.from.addr == pmp.addr) return d;
+  d.from = pmp;
+  d.count = 0;
   for (unsigned i = 0; i < PmpState::kEntries; ++i) {
     uint64_t lo, hi;
-    if (!pmp_range(pmp, i, lo, hi)) continue;
+    if (pmp_range(pmp, i, lo, hi)) d.ranges[d.count++] = {lo, hi, pmp.cfg[i]};
+  }
+  d.valid = true;
+  return d;
+}
+
+bool PrivState::pmp_allows(uint64_t addr, uint64_t len, Access access, Priv p) const {
+  const uint64_t last = addr + len - 1;
+  const PmpDecoded& d = pmp_decoded();
+  for (unsigned i = 0; i < d.count; ++i) {
+    const uint64_t lo = d.ranges[i].lo, hi = d.ranges[i].hi;
     const bool first_in = addr >= lo && addr - lo < hi - lo;
     const bool last_in = last >= lo && last - lo < hi - lo;
     if (!first_in && !last_in && !(addr < lo && last >= hi - 1)) continue;
     if (!first_in || !last_in) return false;  // partial match fails
-    if (p == Priv::kM && !(pmp.cfg[i] & 0x80)) return true;
-    return pmp_perm(pmp.cfg[i], access);
+    if (p == Priv::kM && !(d.ranges[i].cfg & 0x80)) return true;
+    return pmp_perm(d.ranges[i].cfg, access);
   }
   return p == Priv::kM;  // no match: only M succeeds (entries are implemented)
 }
@@ -448,9 +461,9 @@ bool PrivState::pmp_allows(uint64_t addr, uint64_t len, Access access, Priv p) c
 bool PrivState::pmp_page_uniform(uint64_t page, Access access, Priv p) const {
   // The page is uniform when the first entry touching it covers it entirely (or none touches).
   const uint64_t last = page + 4095;
-  for (unsigned i = 0; i < PmpState::kEntries; ++i) {
-    uint64_t lo, hi;
-    if (!pmp_range(pmp, i, lo, hi)) continue;
+  const PmpDecoded& d = pmp_decoded();
+  for (unsigned i = 0; i < d.count; ++i) {
+    const uint64_t lo = d.ranges[i].lo, hi = d.ranges[i].hi;
     const bool overlaps = lo <= last && hi - 1 >= page;
     if (!overlaps) continue;
     return lo <= page && hi - 1 >= last;

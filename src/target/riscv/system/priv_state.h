@@ -137,6 +137,22 @@ class PrivState {
   bool pmp_allows(uint64_t addr, uint64_t len, Access access, Priv p) const;
   // Whether the whole 4 KiB page at `page` gets one PMP decision (so it may be cached).
   bool pmp_page_uniform(uint64_t page, Access access, Priv p) const;
+
+ private:
+  // The active PMP entries decoded to [lo, hi) ranges, in priority order. Rebuilt when `pmp`
+  // differs from the copy they were decoded from (tests and restores may write it directly).
+  struct PmpRange {
+    uint64_t lo, hi;
+    uint8_t cfg;
+  };
+  struct PmpDecoded {
+    PmpState from;
+    std::array<PmpRange, PmpState::kEntries> ranges;
+    unsigned count = 0;
+    bool valid = false;
+  };
+  const PmpDecoded& pmp_decoded() const;
+  mutable PmpDecoded pmp_decoded_;
 };
 
 }  // namespace tandem::riscv
