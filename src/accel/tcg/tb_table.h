@@ -4,6 +4,7 @@
 // full-system mode looks blocks up after every exit to the hart and every jump-cache miss.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
