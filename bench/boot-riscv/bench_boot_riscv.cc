@@ -300,7 +300,7 @@ int main(int argc, char** argv) try {
       runs[name].push_back(std::move(run));
     }
   }
-  fs::remove_all(work);
+  if (!std::getenv("BENCH_KEEP")) fs::remove_all(work);
 
   auto best = [&](const std::string& name, double (*get)(const Run&)) {
     double b = NAN;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -21,8 +22,8 @@ class GuestMemoryError : public Error {
 };
 
 struct RamRegion {
-  uint64_t gpa = 0;    // guest-physical base
-  uint64_t size = 0;   // bytes
+  uint64_t gpa = 0;   // guest-physical base
+  uint64_t size = 0;  // bytes
   uint8_t* host = nullptr;
   bool contains(uint64_t addr, uint64_t len) const {
     return addr >= gpa && len <= size && addr - gpa <= size - len;
@@ -54,6 +55,14 @@ class GuestRam {
   void read_or_throw(uint64_t gpa, std::span<uint8_t> out) const;
   void write_or_throw(uint64_t gpa, std::span<const uint8_t> in) const;
 
+  // Devices (DMA) about to write [gpa, gpa+len): tells the watcher, if any (a translator must
+  // drop code it translated from there). Any thread. The watcher is set before devices run.
+  using DeviceWriteWatcher = std::function<void(uint64_t gpa, uint64_t len)>;
+  void set_device_write_watcher(DeviceWriteWatcher watcher) { watcher_ = std::move(watcher); }
+  void note_device_write(uint64_t gpa, uint64_t len) const {
+    if (watcher_) watcher_(gpa, len);
+  }
+
   template <typename T>
   T load(uint64_t gpa) const {
     static_assert(std::is_trivially_copyable_v<T>);
@@ -70,6 +79,7 @@ class GuestRam {
  private:
   std::vector<RamRegion> regions_;
   std::vector<Mapping> mappings_;
+  DeviceWriteWatcher watcher_;
 };
 
 }  // namespace tandem

@@ -13,6 +13,42 @@ CodePages::CodePages(const GuestRam& ram) : ram_(ram) {
     total += (r.size + kPage - 1) / kPage;
   }
   bits_.assign((total + 63) / 64, 0);
+  device_written_ = std::make_unique<std::atomic<uint64_t>[]>(bits_.size());
+}
+
+void CodePages::note_device_write(uint64_t paddr, uint64_t len) {
+  if (len == 0) return;
+  const uint64_t end = paddr + len < paddr ? UINT64_MAX : paddr + len;
+  bool any = false;
+  for (uint64_t page = paddr & ~(kPage - 1); page < end; page += kPage) {
+    const uint64_t i = bit_index(page);
+    if (i != kNone) {
+      device_written_[i / 64].fetch_or(uint64_t{1} << (i % 64), std::memory_order_relaxed);
+      any = true;
+    }
+    if (page + kPage < page) break;
+  }
+  if (any) any_device_written_.store(true, std::memory_order_release);
+}
+
+void CodePages::invalidate_device_written() {
+  if (!any_device_written_.exchange(false, std::memory_order_acq_rel)) return;
+  for (size_t w = 0; w < bits_.size(); ++w) {
+    uint64_t written = device_written_[w].exchange(0, std::memory_order_acq_rel) & bits_[w];
+    while (written) {
+      const unsigned b = static_cast<unsigned>(__builtin_ctzll(written));
+      written &= written - 1;
+      invalidate(page_of_bit(w * 64 + b));
+    }
+  }
+}
+
+uint64_t CodePages::page_of_bit(uint64_t bit) const {
+  const auto& regions = ram_.regions();
+  for (size_t i = regions.size(); i-- > 0;) {
+    if (bit >= region_first_bit_[i]) return regions[i].gpa + (bit - region_first_bit_[i]) * kPage;
+  }
+  return 0;
 }
 
 uint64_t CodePages::bit_index(uint64_t paddr) const {

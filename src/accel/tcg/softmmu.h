@@ -17,8 +17,10 @@
 // reused for another program's code).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "memory/guest_ram.h"
@@ -91,6 +93,12 @@ class CodePages {
   // Invalidates every code page that intersects [paddr, paddr + len).
   void invalidate_range(uint64_t paddr, uint64_t len);
 
+  // Devices write guest RAM behind the harts' backs (DMA). They note the pages here (any
+  // thread), and a fence.i drops the translations of those pages: the RISC-V way to make
+  // instruction fetches see such writes (Linux does it before mapping such a page executable).
+  void note_device_write(uint64_t paddr, uint64_t len);
+  void invalidate_device_written();
+
   void add_tlb(SoftTlb* tlb) { tlbs_.push_back(tlb); }
   void add_listener(std::function<void(uint64_t page)> on_invalidate) {
     listeners_.push_back(std::move(on_invalidate));
@@ -99,9 +107,12 @@ class CodePages {
  private:
   static constexpr uint64_t kNone = ~uint64_t{0};
   uint64_t bit_index(uint64_t paddr) const;
+  uint64_t page_of_bit(uint64_t bit) const;
 
   const GuestRam& ram_;
   std::vector<uint64_t> bits_;
+  std::unique_ptr<std::atomic<uint64_t>[]> device_written_;  // one bit per page, like bits_
+  std::atomic<bool> any_device_written_{false};
   std::vector<uint64_t> region_first_bit_;
   std::vector<SoftTlb*> tlbs_;
   std::vector<std::function<void(uint64_t)>> listeners_;

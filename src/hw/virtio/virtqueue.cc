@@ -199,6 +199,7 @@ std::optional<VirtqRequest> Virtqueue::pop() {
 bool Virtqueue::add_segment(uint64_t gpa, uint32_t len, bool writable, VirtqRequest& request) {
   // A buffer may span RAM regions that touch each other; resolve it piece by piece. A piece
   // that is not RAM (including an address range that wraps) fails the chain.
+  if (writable) ram_->note_device_write(gpa, len);
   uint64_t left = len;
   while (left > 0) {
     const RamRegion* region = nullptr;

@@ -87,6 +87,11 @@ VirtMachine::VirtMachine(const MachineConfig& config) : config_(config) {
   harts_ =
       std::make_unique<HartGroup>(config_.cpus, ram_, mmio_, env,
                                   HartOptions{.translator = config_.accel != AccelKind::kInterp});
+  // DMA into pages holding translated code: dropped at the guest's next fence.i.
+  if (tcg::CodePages* pages = harts_->code_pages()) {
+    ram_.set_device_write_watcher(
+        [pages](uint64_t gpa, uint64_t len) { pages->note_device_write(gpa, len); });
+  }
 
   clint_ = std::make_shared<Clint>(config_.cpus, *harts_);
   mmio_.add(virt::kClint.base, virt::kClint.size, clint_, "clint");
@@ -122,6 +127,7 @@ VirtMachine::VirtMachine(const MachineConfig& config) : config_(config) {
 
 VirtMachine::~VirtMachine() {
   io_.stop();
+  ram_.set_device_write_watcher(nullptr);  // before the harts (and their CodePages) go
 }
 
 uint64_t VirtMachine::read_mtime(void* self) {

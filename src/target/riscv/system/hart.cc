@@ -113,7 +113,9 @@ void SystemHart::run_translated(uint64_t max_exits) {
 void SystemHart::handle_exit(const ExitInfo& exit) {
   switch (exit.kind) {
     case ExitKind::kInterrupted:
+      return;
     case ExitKind::kFenceI:
+      if (engine_) mem.code_pages().invalidate_device_written();
       return;
     case ExitKind::kEcall:
       trap(ps.priv == Priv::kU ? kEcallU : ps.priv == Priv::kS ? kEcallS : kEcallM, 0);
@@ -353,11 +355,14 @@ HartGroup::~HartGroup() {
       }
       if (auto* tcg = dynamic_cast<tcg::TcgEngine*>(h->engine_.get())) {
         const tcg::TcgStats& t = tcg->stats();
-        std::fprintf(stderr, "; translations %llu chains %llu lookups %llu invalidations %llu",
-                     static_cast<unsigned long long>(t.translations),
-                     static_cast<unsigned long long>(t.chains),
-                     static_cast<unsigned long long>(t.lookups),
-                     static_cast<unsigned long long>(t.invalidations));
+        std::fprintf(
+            stderr,
+            "; translations %llu chains %llu lookups %llu invalidations %llu "
+            "flushes %llu remaps %llu",
+            static_cast<unsigned long long>(t.translations),
+            static_cast<unsigned long long>(t.chains), static_cast<unsigned long long>(t.lookups),
+            static_cast<unsigned long long>(t.invalidations),
+            static_cast<unsigned long long>(t.flushes), static_cast<unsigned long long>(t.remaps));
       }
       std::fprintf(stderr, "\n");
     }

@@ -112,6 +112,9 @@ class HartGroup final : public HartInterruptSink {
   bool stopped() const { return stop_.load(std::memory_order_acquire); }
 
   SystemHart& hart(unsigned i) { return *harts_[i]; }
+  // The translator's record of code pages (nullptr with the interpreter): the machine reports
+  // device writes to it (GuestRam::set_device_write_watcher).
+  tcg::CodePages* code_pages() { return code_pages_.get(); }
   unsigned size() const { return static_cast<unsigned>(harts_.size()); }
 
   // Interpreter: instructions per round-robin turn (bounds interrupt latency). Translator: engine
