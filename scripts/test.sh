@@ -20,8 +20,8 @@ BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DTANDEM_SANITIZE=ON -DTA
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DTANDEM_FUZZ=ON -DTANDEM_UNIT_ONLY=ON >/dev/null
 ninja -C build-fuzz virtqueue_fuzz virtio_blk_fuzz
 mkdir -p build-fuzz/corpus/virtqueue
-build-fuzz/fuzz/virtqueue_fuzz -max_total_time=30 -max_len=4096 -artifact_prefix=build-fuzz/ \
+build-fuzz/fuzz/virtqueue_fuzz -max_total_time=30 -timeout=10 -max_len=4096 -artifact_prefix=build-fuzz/ \
   build-fuzz/corpus/virtqueue fuzz/corpus/virtqueue
 mkdir -p build-fuzz/corpus/virtio_blk
-build-fuzz/fuzz/virtio_blk_fuzz -max_total_time=30 -max_len=8192 -artifact_prefix=build-fuzz/ \
+build-fuzz/fuzz/virtio_blk_fuzz -max_total_time=30 -timeout=10 -max_len=8192 -artifact_prefix=build-fuzz/ \
   build-fuzz/corpus/virtio_blk fuzz/corpus/virtio_blk

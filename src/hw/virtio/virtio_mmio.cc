@@ -366,6 +366,7 @@ void VirtioMmio::process_locked(uint16_t index) {
   if (index >= queues_.size() || !running()) return;
   Virtqueue& queue = queues_[index];
   if (!queue.ready()) return;
+  queue.begin_batch();
   try {
     device_->process_queue(queue);
   } catch (const Error& e) {
@@ -374,6 +375,14 @@ void VirtioMmio::process_locked(uint16_t index) {
     return;
   }
   after_queue_work(queue);
+  if (queue.batch_exhausted() && !queue.failed()) {
+    // More work than a batch (or a ring the device's own writes keep refilling): go on from
+    // the loop, after whatever else it has to do.
+    std::weak_ptr<VirtioMmio> weak = weak_from_this();
+    loop_->post([weak, index] {
+      if (auto self = weak.lock()) self->process_from_loop(index);
+    });
+  }
 }
 
 void VirtioMmio::after_queue_work(Virtqueue& queue) {

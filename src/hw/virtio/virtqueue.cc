@@ -133,6 +133,7 @@ bool Virtqueue::enable(uint64_t features) {
   notifications_disabled_ = false;
   ++generation_;
   ready_ = true;
+  begin_batch();
   return true;
 }
 
@@ -177,6 +178,10 @@ uint16_t Virtqueue::available() {
 
 std::optional<VirtqRequest> Virtqueue::pop() {
   if (!ready_ || failed()) return std::nullopt;
+  if (budget_ == 0) {
+    batch_exhausted_ = available() != 0;
+    return std::nullopt;
+  }
   if (last_avail_idx_ == shadow_avail_idx_) {
     uint16_t idx;
     if (!load_avail_idx(&idx) || idx == last_avail_idx_) return std::nullopt;
@@ -189,6 +194,7 @@ std::optional<VirtqRequest> Virtqueue::pop() {
   request.generation = generation_;
   if (!walk_chain(head, request)) return std::nullopt;
   ++last_avail_idx_;
+  --budget_;
   if (event_idx_ && !notifications_disabled_) {
     // avail_event: "notify me once you make entry last_avail_idx available".
     store16(used_ + kRingEntries + 8ull * size_, last_avail_idx_, __ATOMIC_RELAXED);
@@ -307,7 +313,7 @@ void Virtqueue::disable_notifications() {
 }
 
 bool Virtqueue::enable_notifications() {
-  if (!ready_ || failed()) return false;
+  if (!ready_ || failed() || batch_exhausted_) return false;
   notifications_disabled_ = false;
   if (event_idx_) {
     store16(used_ + kRingEntries + 8ull * size_, last_avail_idx_, __ATOMIC_RELAXED);

@@ -110,6 +110,18 @@ class Virtqueue {
   // Chains the driver made available that have not been popped yet (0 if not ready or failed).
   uint16_t available();
 
+  // A batch of work: pop() hands out at most kBatchPerEntry * size chains per batch, then
+  // nothing (and enable_notifications() says "nothing new") until the next begin_batch(). A
+  // driver whose device writes refill the ring (rings overlapping data buffers) cannot keep
+  // the I/O thread busy forever: the transport starts another batch from its loop later.
+  static constexpr uint32_t kBatchPerEntry = 4;
+  void begin_batch() {
+    budget_ = kBatchPerEntry * size_;
+    batch_exhausted_ = false;
+  }
+  // Whether the last batch ended for lack of budget (work may remain).
+  bool batch_exhausted() const { return batch_exhausted_; }
+
   VirtqueueState save() const;
   // Restores a saved state; re-validates the layout against guest RAM. Returns false (with
   // error()) if the saved rings do not fit.
@@ -148,6 +160,8 @@ class Virtqueue {
   bool signalled_used_valid_ = false;
   bool pushed_since_check_ = false;
   bool notifications_disabled_ = false;
+  uint32_t budget_ = 0;
+  bool batch_exhausted_ = false;
 };
 
 }  // namespace tandem
