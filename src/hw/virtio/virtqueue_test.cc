@@ -61,6 +61,22 @@ TEST(Virtqueue, BatchesBoundTheWorkOfOneDrain) {
   EXPECT_TRUE(r.q.pop().has_value());
 }
 
+// The buffers a device may write are reported to RAM's device-write watcher (the translator
+// drops code there at the next fence.i); the ones it only reads are not.
+TEST(Virtqueue, WritableBuffersAreReportedAsDeviceWrites) {
+  QueueRig r;
+  std::vector<std::pair<uint64_t, uint64_t>> writes;
+  r.ram_.set_device_write_watcher([&](uint64_t gpa, uint64_t len) {
+    writes.push_back({gpa, len});
+  });
+  r.desc(0, 0x8000, 4, kDescFlagNext, 1);
+  r.desc(1, 0x9000, 16, kDescFlagWrite);
+  r.avail(0);
+  ASSERT_TRUE(r.q.pop());
+  EXPECT_EQ(writes, (std::vector<std::pair<uint64_t, uint64_t>>{{0x9000, 16}}));
+  r.ram_.set_device_write_watcher(nullptr);
+}
+
 TEST(Virtqueue, ReadableThenWritableSegments) {
   QueueRig r;
   r.desc(0, 0x8000, 4, kDescFlagNext, 1);
