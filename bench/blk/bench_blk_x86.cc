@@ -27,25 +27,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/common/host_clock.h"
 #include "tests/integration/run_command.h"
 
 namespace {
 
-double now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-uint64_t host_tsc_khz() {
-  double t0 = now_ns();
-  uint64_t c0 = __rdtsc();
-  while (now_ns() - t0 < 200e6) {
-  }
-  double t1 = now_ns();
-  uint64_t c1 = __rdtsc();
-  return static_cast<uint64_t>((c1 - c0) / ((t1 - t0) / 1e6));
-}
+using tandem::bench::host_tsc_khz;
+using tandem::bench::now_ns;
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "bench_blk_x86: %s\n", what.c_str());

@@ -15,26 +15,13 @@
 
 #include "bare_kvm.h"
 #include "base/error.h"
+#include "bench/common/host_clock.h"
 #include "tests/integration/run_command.h"
 
 namespace {
 
-double now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-// Host TSC rate; guests under KVM see the same rate (no TSC scaling on this host's KVM).
-uint64_t host_tsc_khz() {
-  double t0 = now_ns();
-  uint64_t c0 = __rdtsc();
-  while (now_ns() - t0 < 200e6) {
-  }
-  double t1 = now_ns();
-  uint64_t c1 = __rdtsc();
-  return static_cast<uint64_t>((c1 - c0) / ((t1 - t0) / 1e6));
-}
+using tandem::bench::host_tsc_khz;
+using tandem::bench::now_ns;
 
 // "bench pio_write iters=N cycles_per_exit=C ns_per_exit=X" -> {pio_write: X}
 std::map<std::string, double> parse(const std::string& console) {
