@@ -203,6 +203,7 @@ class Emitter : public Xbyak::CodeGenerator {
   void emit_st_global(const Op& op);
   void emit_st_global_env(const Op& op, int ra);
   void emit_alu(const Op& op);
+  void emit_shladd(const Op& op);
   void emit_shift(const Op& op);
   void emit_unary(const Op& op);
   void emit_mulh(const Op& op);
@@ -718,6 +719,9 @@ void Emitter::emit_op(const Op& op) {
     case Opc::kRotr:
       emit_shift(op);
       break;
+    case Opc::kShlAdd:
+      emit_shladd(op);
+      break;
     case Opc::kNeg:
     case Opc::kNot:
     case Opc::kSext8:
@@ -932,6 +936,22 @@ void Emitter::emit_st_global_env(const Op& op, int ra) {
       mov(dword[kEnv + off + 4], 0xffffffffu);
       break;
   }
+}
+
+// d = a + (b << aux): one lea, whatever registers hold the operands.
+void Emitter::emit_shladd(const Op& op) {
+  const int scale = 1 << (op.aux & 3);
+  int32_t imm = 0;
+  if (imm_operand(op.a, tcg::Type::kI64, &imm)) {
+    const int rb = in_reg(op.b);
+    const int rd = def_reg(op.d);
+    lea(gpr(rd), ptr[gpr(rb) * scale + imm]);
+    return;
+  }
+  const int ra = in_reg(op.a);
+  const int rb = in_reg(op.b);
+  const int rd = def_reg(op.d);
+  lea(gpr(rd), ptr[gpr(ra) + gpr(rb) * scale]);
 }
 
 void Emitter::emit_alu(const Op& op) {

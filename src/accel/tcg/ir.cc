@@ -248,6 +248,10 @@ std::string Ir::dump() const {
       case Opc::kBr:
         args.push_back(fmt::format("L{}", op.imm));
         break;
+      case Opc::kShlAdd:
+        args.push_back(temp_name(op.a));
+        args.push_back(fmt::format("{}<<{}", temp_name(op.b), op.aux));
+        break;
       case Opc::kGotoTb:
         args.push_back(fmt::format("slot{}", op.aux));
         args.push_back(fmt::format("0x{:x}", static_cast<uint64_t>(op.imm)));

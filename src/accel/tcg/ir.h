@@ -83,6 +83,7 @@ enum class ExitCode : uint32_t {
   X(kMax, "max")                                                                                 \
   X(kMinu, "minu")                                                                               \
   X(kMaxu, "maxu")                                                                               \
+  X(kShlAdd, "shladd") /* kI64: d = a + (b << aux), aux 1..3 (opt_fuse; one x86 lea) */          \
   X(kSetcc, "setcc") /* d = (a cond b) ? 1 : 0; cond in aux, operand width = type */             \
   X(kSext8, "sext8") /* kI64: sign-extend low bits of a */                                       \
   X(kSext16, "sext16")                                                                           \

@@ -77,6 +77,8 @@ uint64_t eval64(Opc opc, uint8_t aux, uint64_t a, uint64_t b, bool* ok) {
       return sa > sb ? a : b;
     case Opc::kMinu:
       return a < b ? a : b;
+    case Opc::kShlAdd:
+      return a + (b << (aux & 3));
     case Opc::kMaxu:
       return a > b ? a : b;
     case Opc::kSetcc:

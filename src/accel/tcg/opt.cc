@@ -14,6 +14,7 @@ void optimize(Ir& ir, const OptFlags& flags) {
   if (flags.copy_prop) opt_copy_prop(ir);
   if (flags.const_fold) opt_const_fold(ir);
   if (flags.copy_prop) opt_copy_prop(ir);
+  if (flags.fuse) opt_fuse(ir);
   if (flags.dce) opt_dce(ir);
 }
 

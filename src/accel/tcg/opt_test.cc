@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "accel/tcg/ir.h"
+#include "accel/tcg/ir_eval.h"
 #include "accel/tcg/opt.h"
 
 namespace tandem::tcg {
@@ -221,6 +222,33 @@ TEST(Globals, HelperBarriersAndTypeChanges) {
       EXPECT_EQ(ir.ops[i - 1].type, Type::kF32);
     }
   }
+}
+
+// slli + add: one shladd (lea), the shl left for dce; not when the shift has another use.
+TEST(Fuse, ShiftFeedingOneAddBecomesShladd) {
+  Ir ir;
+  Temp x = ir.ld_global(Type::kI64, 88);
+  Temp y = ir.ld_global(Type::kI64, 96);
+  Temp s = ir.binop_imm(Opc::kShl, Type::kI64, x, 2);
+  Temp sum = ir.binop(Opc::kAdd, Type::kI64, y, s);
+  ir.st_global(Type::kI64, 104, sum);
+  Temp s2 = ir.binop_imm(Opc::kShl, Type::kI64, x, 3);
+  ir.st_global(Type::kI64, 112, ir.binop(Opc::kAdd, Type::kI64, s2, y));
+  ir.st_global(Type::kI64, 120, s2);                    // a second use: no fusion
+  Temp s3 = ir.binop_imm(Opc::kShl, Type::kI64, x, 4);  // not a lea scale
+  ir.st_global(Type::kI64, 128, ir.binop(Opc::kAdd, Type::kI64, s3, y));
+  opt_fuse(ir);
+  opt_dce(ir);
+  ASSERT_EQ(count(ir, Opc::kShlAdd), 1) << ir.dump();
+  const Op* f = find_op(ir, Opc::kShlAdd);
+  EXPECT_EQ(f->a, y);
+  EXPECT_EQ(f->b, x);
+  EXPECT_EQ(f->aux, 2);
+  EXPECT_EQ(f->d, sum);
+  EXPECT_EQ(count(ir, Opc::kShl), 2) << ir.dump();  // the fused one is gone
+  uint64_t r = 0;
+  ASSERT_TRUE(eval_int_op(Opc::kShlAdd, Type::kI64, 3, 5, 7, &r));
+  EXPECT_EQ(r, 5u + (7u << 3));
 }
 
 TEST(Dump, PrintsOps) {
