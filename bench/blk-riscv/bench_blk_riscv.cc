@@ -1,0 +1,443 @@
+// bench_blk_riscv: virtio-blk disk I/O measured inside the Debian riscv64 guest, under `tandem
+// run -M virt` and under `qemu-system-riscv64 -M virt` with the same kernel, OpenSBI
+// fw_jump.bin, initramfs and command line, in one run. Each boot gets a fresh sparse raw image
+// (512 MiB by default), attached the same way to both:
+//   -drive file=IMG,format=raw,if=none,id=d0,cache=none -device virtio-blk-device,drive=d0
+// and the initramfs's autorun script runs bench/blk-riscv/blkbench.c (riscv64, static) on
+// /dev/vda, all with O_DIRECT in the guest:
+//   seq write     1 MiB writes over the first 256 MiB, then fdatasync      MB/s (10^6 B/s)
+//   seq read      1 MiB reads of the same range                             MB/s
+//   rand 4K QD1   4 KiB reads at random offsets, one at a time               IOPS
+//   rand 4K x32   the same from 32 threads doing pread (32 requests in flight: the guest has no
+//                 libaio or io_uring, so threads stand in for queue depth)    IOPS
+// blkbench times each phase with the guest's clock_gettime (the guest timer runs in real time
+// under both emulators), stamps every 4 KiB block it writes and checks every block it reads
+// back, and prints its results; this program collects them. Runs alternate between the two;
+// the best of `--runs` counts. T/Q above 1 means Tandem is faster.
+// Needs scripts/fetch-riscv-guest.sh (the guest) and qemu-system-misc (the peer). The image
+// goes to --dir (the temporary directory by default), whose file system must support O_DIRECT
+// for cache=none (tmpfs does not). Run by hand; nothing is asserted beyond the data checks:
+//
+//   build/bench/blk-riscv/bench_blk_riscv [--runs N] [--cache none|writeback] [--size-mib N]
+//       [--image-mib N] [--count N] [--threads N] [--cpus N] [--memory 512M] [--dir DIR]
+//       [--tandem PATH] [--qemu PATH] [--guest DIR] [--timeout SECONDS] [-v]
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/unique_fd.h"
+#include "machine/riscv/initramfs/initramfs_builder.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int runs = 1;
+  std::string cache = "none";
+  long size_mib = 256;   // the sequential range, also where the random reads land
+  long image_mib = 512;  // the raw image
+  long count = 20000;    // random reads per random phase
+  long threads = 32;
+  unsigned cpus = 1;
+  std::string memory = "512M";
+  std::string dir;
+  std::string tandem = TANDEM_BIN;
+  std::string qemu = "/usr/bin/qemu-system-riscv64";
+  std::string guest;
+  int timeout = 900;
+  bool verbose = false;
+};
+
+// The phases blkbench reports, by the name it prints.
+struct Phase {
+  const char* name;
+  const char* label;
+};
+constexpr Phase kPhases[] = {
+    {"seq-write", "seq write 1M"},
+    {"seq-read", "seq read 1M"},
+    {"rand-qd1", "rand 4K QD1"},
+    {"rand-thr", "rand 4K thr"},
+};
+
+struct Run {
+  std::map<std::string, double> value;  // phase -> MB/s or IOPS
+  std::map<std::string, std::string> unit;
+  bool verified = false;
+  std::string error;  // blkbench's first ERROR line
+  int status = -1;    // exit status; -1 when killed or signalled
+  bool timed_out = false;
+  double seconds = NAN;  // the whole boot
+  std::string output;
+
+  bool ok() const {
+    return status == 0 && verified && error.empty() && value.size() == std::size(kPhases);
+  }
+};
+
+std::string default_guest_dir() {
+  if (const char* cache = std::getenv("TANDEM_CACHE"); cache && *cache) {
+    return std::string(cache) + "/riscv64";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.cache/tandem/riscv64";
+}
+
+std::vector<uint8_t> read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) tandem::fail("cannot read {}", path.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A fresh sparse raw image, as `qemu-img create -f raw` makes it.
+void create_image(const fs::path& path, long mib) {
+  fs::remove(path);
+  tandem::UniqueFd fd(open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+  if (!fd) tandem::fail_errno("cannot create {}", path.string());
+  if (ftruncate(fd.get(), static_cast<off_t>(mib) << 20) != 0) {
+    tandem::fail_errno("cannot size {}", path.string());
+  }
+}
+
+// Picks blkbench's lines out of the console output.
+void parse(Run& run) {
+  std::istringstream in(run.output);
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+    const auto at = line.find("blkbench: ");
+    if (at == std::string::npos) continue;
+    std::istringstream words(line.substr(at + 10));
+    std::string kind;
+    words >> kind;
+    if (kind == "result") {
+      std::string name, unit;
+      double value = NAN;
+      if (words >> name >> value >> unit && std::isfinite(value) && value > 0) {
+        run.value[name] = value;
+        run.unit[name] = unit;
+      }
+    } else if (kind == "verify") {
+      run.verified = line.find("verify ok") != std::string::npos;
+    } else if (kind == "ERROR" && run.error.empty()) {
+      run.error = line.substr(at);
+    }
+  }
+}
+
+// Starts argv with stdin from /dev/null and stdout+stderr into a pipe, collects the output.
+Run run_guest(const std::vector<std::string>& argv, int timeout_s) {
+  Run run;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) tandem::fail_errno("pipe");
+  const auto start = Clock::now();
+  pid_t pid = fork();
+  if (pid < 0) tandem::fail_errno("fork");
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(fds[1]);
+  auto since = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  for (;;) {
+    const double left = timeout_s - since();
+    if (left <= 0) {
+      run.timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::min(left, 1.0) * 1000) + 1) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    run.output.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  run.seconds = since();
+  if (WIFEXITED(ws)) run.status = WEXITSTATUS(ws);
+  parse(run);
+  return run;
+}
+
+std::string fmt_v(double v) {
+  return std::isnan(v) ? std::string("-") : fmt::format("{:.1f}", v);
+}
+
+int usage(const char* why) {
+  std::fprintf(stderr,
+               "bench_blk_riscv: %s\nusage: bench_blk_riscv [--runs N] [--cache none|writeback] "
+               "[--size-mib N] [--image-mib N] [--count N] [--threads N] [--cpus N] [--memory "
+               "SIZE] [--dir DIR] [--tandem PATH] [--qemu PATH] [--guest DIR] [--timeout "
+               "SECONDS] [-v]\n",
+               why);
+  return 2;
+}
+
+bool positive(const std::string& v, long& out) {
+  char* end = nullptr;
+  errno = 0;
+  out = std::strtol(v.c_str(), &end, 10);
+  return errno == 0 && end != v.c_str() && *end == 0 && out > 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k == "-v") {
+      o.verbose = true;
+      continue;
+    }
+    if (k == "-h" || k == "--help") {
+      std::printf(
+          "bench_blk_riscv: virtio-blk I/O inside the Debian riscv64 guest, tandem run vs "
+          "qemu-system-riscv64\n"
+          "  --runs N        runs of each, alternating; the best counts (1)\n"
+          "  --cache MODE    none (O_DIRECT on the host) or writeback (none)\n"
+          "  --size-mib N    MiB written and read sequentially (256)\n"
+          "  --image-mib N   size of each fresh raw image (512)\n"
+          "  --count N       4 KiB random reads per random phase (20000)\n"
+          "  --threads N     threads of the threaded random phase (32)\n"
+          "  --cpus N        harts (1)\n"
+          "  --memory SIZE   guest RAM (512M)\n"
+          "  --dir DIR       where the images go (the temporary directory)\n"
+          "  --tandem PATH   the tandem binary (%s)\n"
+          "  --qemu PATH     qemu-system-riscv64 (/usr/bin/qemu-system-riscv64)\n"
+          "  --guest DIR     the fetched guest (${TANDEM_CACHE:-~/.cache/tandem}/riscv64)\n"
+          "  --timeout S     per boot (900)\n"
+          "  -v              print every console\n",
+          TANDEM_BIN);
+      return 0;
+    }
+    if (i + 1 >= argc) return usage(("option " + k + " needs a value").c_str());
+    std::string v = argv[++i];
+    long n = 0;
+    const bool num = positive(v, n);
+    if (k == "--cache") {
+      if (v != "none" && v != "writeback") return usage("--cache wants none or writeback");
+      o.cache = v;
+      continue;
+    }
+    if (k == "--memory") {
+      o.memory = v;
+    } else if (k == "--dir") {
+      o.dir = v;
+    } else if (k == "--tandem") {
+      o.tandem = v;
+    } else if (k == "--qemu") {
+      o.qemu = v;
+    } else if (k == "--guest") {
+      o.guest = v;
+    } else if (k == "--runs" || k == "--size-mib" || k == "--image-mib" || k == "--count" ||
+               k == "--threads" || k == "--cpus" || k == "--timeout") {
+      if (!num) return usage((k + " wants a positive number").c_str());
+      if (k == "--runs") o.runs = static_cast<int>(std::min(n, 1000L));
+      if (k == "--size-mib") o.size_mib = n;
+      if (k == "--image-mib") o.image_mib = n;
+      if (k == "--count") o.count = n;
+      if (k == "--threads") o.threads = n;
+      if (k == "--cpus") o.cpus = static_cast<unsigned>(std::min(n, 64L));
+      if (k == "--timeout") o.timeout = static_cast<int>(std::min(n, 86400L));
+    } else {
+      return usage(("unknown option " + k).c_str());
+    }
+  }
+  if (o.size_mib > o.image_mib) return usage("--size-mib must not exceed --image-mib");
+  if (o.threads > 256) return usage("--threads: at most 256");
+  const fs::path guest = o.guest.empty() ? default_guest_dir() : o.guest;
+  for (const char* part : {"fw_jump.bin", "Image", "busybox", "modules/modules.dep"}) {
+    if (!fs::exists(guest / part)) {
+      tandem::fail("{} is missing: run scripts/fetch-riscv-guest.sh", (guest / part).string());
+    }
+  }
+  for (const std::string& bin : {o.tandem, o.qemu}) {
+    if (access(bin.c_str(), X_OK) != 0) {
+      tandem::fail("{} is not there (qemu-system-riscv64: apt-get install qemu-system-misc)", bin);
+    }
+  }
+
+  const fs::path base = o.dir.empty() ? fs::temp_directory_path() : fs::path(o.dir);
+  const fs::path work = base / fmt::format("tandem-blk-bench-{}", getpid());
+  fs::create_directories(work);
+  const fs::path image = work / "disk.raw";
+
+  // The initramfs: the default guest's, whose /init loads virtio_blk, runs this script and then
+  // powers off (or, when it fails, ends the VM with its status through the test finisher).
+  tandem::riscv::InitramfsOptions init;
+  init.busybox = (guest / "busybox").string();
+  init.modules_dir = (guest / "modules").string();
+  init.autorun = fmt::format(
+      "if [ ! -b /dev/vda ]; then echo 'blkbench: ERROR no /dev/vda'; ls /sys/class/block; "
+      "exit 1; fi\n"
+      "/usr/bin/blkbench /dev/vda {} {} {}\n",
+      o.size_mib, o.count, o.threads);
+  init.extra_files.push_back({"usr/bin/blkbench", read_bytes(BLKBENCH_BIN), 0755});
+  const std::vector<uint8_t> cpio = tandem::riscv::build_initramfs(init);
+  const fs::path initrd = work / "initrd.cpio";
+  {
+    std::ofstream f(initrd, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(cpio.data()), static_cast<std::streamsize>(cpio.size()));
+    if (!f) tandem::fail("cannot write {}", initrd.string());
+  }
+
+  const std::string append = "console=ttyS0";
+  const std::string cpus = std::to_string(o.cpus);
+  const std::string drive =
+      fmt::format("file={},format=raw,if=none,id=d0,cache={}", image.string(), o.cache);
+  const std::map<std::string, std::vector<std::string>> commands = {
+      {"tandem",
+       {o.tandem,
+        "run",
+        "-M",
+        "virt",
+        "-bios",
+        (guest / "fw_jump.bin").string(),
+        "-kernel",
+        (guest / "Image").string(),
+        "-initrd",
+        initrd.string(),
+        "-append",
+        append,
+        "-m",
+        o.memory,
+        "-smp",
+        cpus,
+        "-nographic",
+        "-drive",
+        drive,
+        "-device",
+        "virtio-blk-device,drive=d0"}},
+      {"qemu",
+       {o.qemu,
+        "-M",
+        "virt",
+        "-bios",
+        (guest / "fw_jump.bin").string(),
+        "-kernel",
+        (guest / "Image").string(),
+        "-initrd",
+        initrd.string(),
+        "-append",
+        append,
+        "-m",
+        o.memory,
+        "-smp",
+        cpus,
+        "-nographic",
+        "-no-reboot",
+        "-drive",
+        drive,
+        "-device",
+        "virtio-blk-device,drive=d0"}},
+  };
+  const char* order[] = {"tandem", "qemu"};
+
+  std::string load;
+  {
+    std::ifstream loadavg("/proc/loadavg");
+    std::getline(loadavg, load);
+  }
+  std::printf(
+      "bench_blk_riscv: best of %d, cache=%s, %ld MiB sequential, %ld random reads, %ld threads, "
+      "%u hart(s), %s RAM, fresh %ld MiB raw image each boot; load %s\n",
+      o.runs, o.cache.c_str(), o.size_mib, o.count, o.threads, o.cpus, o.memory.c_str(),
+      o.image_mib, load.c_str());
+  std::printf("  guest:  %s (Image, fw_jump.bin, busybox)\n", guest.c_str());
+  for (const char* name : order) {
+    std::string line;
+    for (const auto& a : commands.at(name)) line += (line.empty() ? "" : " ") + a;
+    std::printf("  %-7s %s\n", name, line.c_str());
+  }
+  std::fflush(stdout);
+
+  std::map<std::string, std::vector<Run>> runs;
+  int failures = 0;
+  for (int r = 0; r < o.runs; ++r) {
+    for (const char* name : order) {
+      create_image(image, o.image_mib);
+      Run run = run_guest(commands.at(name), o.timeout);
+      fs::remove(image);
+      if (o.verbose || !run.ok()) {
+        std::printf("--- %s run %d: %s, output:\n%s\n---\n", name, r + 1,
+                    run.timed_out ? "timed out" : fmt::format("exit status {}", run.status).c_str(),
+                    run.output.c_str());
+      }
+      if (!run.ok()) ++failures;
+      std::string line;
+      for (const Phase& p : kPhases) {
+        auto it = run.value.find(p.name);
+        line += fmt::format("  {} {}", p.name, it == run.value.end() ? "-" : fmt_v(it->second));
+      }
+      std::printf("  run %d %-7s%s  boot+bench %.1f s  %s\n", r + 1, name, line.c_str(),
+                  run.seconds,
+                  run.ok()             ? "verified"
+                  : !run.error.empty() ? run.error.c_str()
+                  : run.timed_out      ? "TIMED OUT"
+                                       : "FAILED");
+      std::fflush(stdout);
+      runs[name].push_back(std::move(run));
+    }
+  }
+  if (!std::getenv("BENCH_KEEP")) fs::remove_all(work);
+
+  // Higher is better for every row.
+  auto best = [&](const std::string& name, const char* phase) {
+    double b = NAN;
+    for (const Run& run : runs[name]) {
+      if (!run.ok()) continue;
+      const double v = run.value.at(phase);
+      if (std::isnan(b) || v > b) b = v;
+    }
+    return b;
+  };
+  std::printf("%-20s %10s %10s %9s\n", "", "tandem", "qemu", "T/Q");
+  for (const Phase& p : kPhases) {
+    const double t = best("tandem", p.name), q = best("qemu", p.name);
+    const bool iops = std::string(p.name).starts_with("rand");
+    std::string label = p.label;
+    if (std::string(p.name) == "rand-thr") label = fmt::format("rand 4K {} thr", o.threads);
+    label += iops ? " (IOPS)" : " (MB/s)";
+    std::printf(
+        "%-20s %10s %10s %9s\n", label.c_str(), fmt_v(t).c_str(), fmt_v(q).c_str(),
+        std::isnan(t) || std::isnan(q) || q <= 0 ? "-" : fmt::format("{:.2f}", t / q).c_str());
+  }
+  std::printf(
+      "(T/Q > 1: tandem is faster; %s)\n",
+      failures ? fmt::format("{} run(s) FAILED", failures).c_str() : "every run ok, data verified");
+  return failures ? 1 : 0;
+} catch (const tandem::Error& e) {
+  std::fprintf(stderr, "bench_blk_riscv: %s\n", e.what());
+  return 1;
+}
