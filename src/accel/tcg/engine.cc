@@ -529,8 +529,9 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
         return {ExitKind::kInterrupted, 0};
       default: {
         const auto kind = static_cast<ExitKind>(r.code - static_cast<uint64_t>(ExitCode::kGuest));
-        // Full-system: stores into code are caught exactly (CodePages), so fence.i has
-        // nothing to drop.
+        // Full-system: CPU stores into code are caught exactly (CodePages) and the hart
+        // drops code that devices wrote (CodePages::invalidate_device_written), so fence.i
+        // does not flush everything.
         if (kind == ExitKind::kFenceI && !sys_) flush();
         return {kind, r.aux};
       }
