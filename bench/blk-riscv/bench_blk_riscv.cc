@@ -42,7 +42,10 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/file_util.h"
 #include "base/unique_fd.h"
+#include "bench/common/guest_process.h"
+#include "machine/riscv/default_guest.h"
 #include "machine/riscv/initramfs/initramfs_builder.h"
 
 namespace {
@@ -94,20 +97,6 @@ struct Run {
   }
 };
 
-std::string default_guest_dir() {
-  if (const char* cache = std::getenv("TANDEM_CACHE"); cache && *cache) {
-    return std::string(cache) + "/riscv64";
-  }
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : "/root") + "/.cache/tandem/riscv64";
-}
-
-std::vector<uint8_t> read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) tandem::fail("cannot read {}", path.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // A fresh sparse raw image, as `qemu-img create -f raw` makes it.
 void create_image(const fs::path& path, long mib) {
   fs::remove(path);
@@ -143,48 +132,14 @@ void parse(Run& run) {
   }
 }
 
-// Starts argv with stdin from /dev/null and stdout+stderr into a pipe, collects the output.
+// Runs argv (bench/common/guest_process.h) and picks blkbench's results out of its output.
 Run run_guest(const std::vector<std::string>& argv, int timeout_s) {
+  tandem::bench::GuestProcess p = tandem::bench::run_guest_process(argv, timeout_s);
   Run run;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) tandem::fail_errno("pipe");
-  const auto start = Clock::now();
-  pid_t pid = fork();
-  if (pid < 0) tandem::fail_errno("fork");
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    dup2(fds[1], 1);
-    dup2(fds[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(fds[1]);
-  auto since = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-  for (;;) {
-    const double left = timeout_s - since();
-    if (left <= 0) {
-      run.timed_out = true;
-      kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(std::min(left, 1.0) * 1000) + 1) <= 0) continue;
-    char buf[4096];
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    run.output.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int ws = 0;
-  waitpid(pid, &ws, 0);
-  run.seconds = since();
-  if (WIFEXITED(ws)) run.status = WEXITSTATUS(ws);
+  run.output = std::move(p.output);
+  run.status = p.status;
+  run.timed_out = p.timed_out;
+  run.seconds = p.seconds;
   parse(run);
   return run;
 }
@@ -276,7 +231,7 @@ int main(int argc, char** argv) try {
   }
   if (o.size_mib > o.image_mib) return usage("--size-mib must not exceed --image-mib");
   if (o.threads > 256) return usage("--threads: at most 256");
-  const fs::path guest = o.guest.empty() ? default_guest_dir() : o.guest;
+  const fs::path guest = o.guest.empty() ? tandem::riscv::default_guest_dir() : o.guest;
   for (const char* part : {"fw_jump.bin", "Image", "busybox", "modules/modules.dep"}) {
     if (!fs::exists(guest / part)) {
       tandem::fail("{} is missing: run scripts/fetch-riscv-guest.sh", (guest / part).string());
@@ -303,7 +258,7 @@ int main(int argc, char** argv) try {
       "exit 1; fi\n"
       "/usr/bin/blkbench /dev/vda {} {} {}\n",
       o.size_mib, o.count, o.threads);
-  init.extra_files.push_back({"usr/bin/blkbench", read_bytes(BLKBENCH_BIN), 0755});
+  init.extra_files.push_back({"usr/bin/blkbench", tandem::read_file(BLKBENCH_BIN), 0755});
   const std::vector<uint8_t> cpio = tandem::riscv::build_initramfs(init);
   const fs::path initrd = work / "initrd.cpio";
   {

@@ -35,6 +35,9 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/file_util.h"
+#include "bench/common/guest_process.h"
+#include "machine/riscv/default_guest.h"
 #include "machine/riscv/initramfs/initramfs_builder.h"
 
 namespace {
@@ -75,66 +78,18 @@ struct Run {
   double cpu_sh() const { return sh_end - sh_start; }
 };
 
-std::string default_guest_dir() {
-  if (const char* cache = std::getenv("TANDEM_CACHE"); cache && *cache) {
-    return std::string(cache) + "/riscv64";
-  }
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : "/root") + "/.cache/tandem/riscv64";
-}
-
-std::vector<uint8_t> read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) tandem::fail("cannot read {}", path.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Starts argv with stdin from /dev/null and stdout+stderr into a pipe; timestamps the markers
-// as their lines arrive.
+// Runs argv (bench/common/guest_process.h) and timestamps the markers as their lines arrive.
 Run run_guest(const std::vector<std::string>& argv, int timeout_s) {
   Run run;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) tandem::fail("pipe: {}", std::strerror(errno));
-  const auto start = Clock::now();
-  pid_t pid = fork();
-  if (pid < 0) tandem::fail("fork: {}", std::strerror(errno));
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    dup2(fds[1], 1);
-    dup2(fds[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(fds[1]);
-  auto since = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   const std::pair<const char*, double Run::*> markers[] = {
       {kInitMarker, &Run::init},  {kCStart, &Run::c_start}, {kCEnd, &Run::c_end},
       {kShStart, &Run::sh_start}, {kShEnd, &Run::sh_end},
   };
   size_t scanned = 0;  // output up to here is in complete, already scanned lines
-  for (;;) {
-    const double left = timeout_s - since();
-    if (left <= 0) {
-      run.timed_out = true;
-      kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(std::min(left, 1.0) * 1000) + 1) <= 0) continue;
-    char buf[4096];
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    const double now = since();
+  auto on_output = [&](const std::string& output, double now) {
     if (std::isnan(run.first_output)) run.first_output = now;
-    run.output.append(buf, static_cast<size_t>(n));
-    for (size_t nl; (nl = run.output.find('\n', scanned)) != std::string::npos; scanned = nl + 1) {
-      const std::string_view line(run.output.data() + scanned, nl - scanned);
+    for (size_t nl; (nl = output.find('\n', scanned)) != std::string::npos; scanned = nl + 1) {
+      const std::string_view line(output.data() + scanned, nl - scanned);
       for (const auto& [text, field] : markers) {
         if (line.find(text) != std::string_view::npos && std::isnan(run.*field)) run.*field = now;
       }
@@ -143,12 +98,12 @@ Run run_guest(const std::vector<std::string>& argv, int timeout_s) {
         while (!run.checksum.empty() && run.checksum.back() == '\r') run.checksum.pop_back();
       }
     }
-  }
-  close(fds[0]);
-  int ws = 0;
-  waitpid(pid, &ws, 0);
-  run.exit = since();
-  if (WIFEXITED(ws)) run.status = WEXITSTATUS(ws);
+  };
+  tandem::bench::GuestProcess p = tandem::bench::run_guest_process(argv, timeout_s, on_output);
+  run.output = std::move(p.output);
+  run.status = p.status;
+  run.timed_out = p.timed_out;
+  run.exit = p.seconds;
   return run;
 }
 
@@ -219,7 +174,7 @@ int main(int argc, char** argv) try {
   if (o.runs < 1 || o.cpus < 1 || o.scale < 1 || o.sh_loops < 1 || o.timeout < 1) {
     return usage("--runs, --cpus, --scale, --sh-loops and --timeout want positive numbers");
   }
-  const fs::path guest = o.guest.empty() ? default_guest_dir() : o.guest;
+  const fs::path guest = o.guest.empty() ? tandem::riscv::default_guest_dir() : o.guest;
   for (const char* part : {"fw_jump.bin", "Image", "busybox", "modules/modules.dep"}) {
     if (!fs::exists(guest / part)) {
       tandem::fail("{} is missing: run scripts/fetch-riscv-guest.sh", (guest / part).string());
@@ -246,7 +201,7 @@ int main(int argc, char** argv) try {
       "while [ $i -lt {} ]; do s=$(( (s * 31 + i) % 1000003 )); i=$((i + 1)); done\n"
       "echo '{}' $s\n",
       kCStart, o.scale, kCEnd, kShStart, o.sh_loops, kShEnd);
-  init.extra_files.push_back({"usr/bin/cpubench", read_bytes(CPUBENCH_BIN), 0755});
+  init.extra_files.push_back({"usr/bin/cpubench", tandem::read_file(CPUBENCH_BIN), 0755});
   const std::vector<uint8_t> cpio = tandem::riscv::build_initramfs(init);
   const fs::path initrd = work / "initrd.cpio";
   {
