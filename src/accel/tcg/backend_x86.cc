@@ -496,21 +496,23 @@ void Emitter::plan_pinned() {
       home_[op.d] = static_cast<int8_t>(r);
     }
   }
-  // Targets: `d = op ...; st_global pinned, d` with d used nowhere else.
+  // Targets: `d = op ...; st_global pinned, d` (instruction markers may lie between), where
+  // the store is d's first use and the register keeps d's value for d's later uses.
   for (uint32_t i = 0; i + 1 < ops.size(); ++i) {
     const Op& op = ops[i];
-    const Op& st = ops[i + 1];
     const Temp d = op.d;
-    if (d == kNoTemp || st.opc != Opc::kStGlobal || st.a != d || st.type != tcg::Type::kI64) {
-      continue;
-    }
+    if (d == kNoTemp || home_[d] != kNoReg || is_xmm(d) || defs[d] != 1) continue;
+    uint32_t j = i + 1;
+    while (j < ops.size() && ops[j].opc == Opc::kInsnStart) ++j;
+    if (j == ops.size()) continue;
+    const Op& st = ops[j];
+    if (st.opc != Opc::kStGlobal || st.a != d || st.type != tcg::Type::kI64) continue;
     const int r = pinned_of(st.imm);
-    if (r == kNoReg || defs[d] != 1 || home_[d] != kNoReg || is_xmm(d)) continue;
+    if (r == kNoReg) continue;
     if (op.opc == Opc::kCall || (op.opc == Opc::kLdGlobal && pinned_of(op.imm) != kNoReg)) {
       continue;
     }
-    // The store is the only op that reads d (its first use is also its last).
-    if (last_use_[d] != i + 1 || use_pos_[use_begin_[d]] != i + 1) continue;
+    if (use_pos_[use_begin_[d]] != j || pinned_written(r, j + 1, last_use_[d], d)) continue;
     // Inputs other than the first may not live in the register the result is written to
     // (emitters read them after writing the destination). The first one may: then it dies
     // here (its register is written by the store) and the op works in place.

@@ -507,13 +507,15 @@ TEST_F(DifferentialTest, EverythingOnBaselineX86) {
   for (uint64_t seed = 7000; seed <= 7400; ++seed) check(seed, kAll, 32);
 }
 TEST_F(DifferentialTest, EverythingWithOnePassAtATime) {
-  for (int pass = 0; pass < 4; ++pass) {
+  for (int pass = 0; pass < 6; ++pass) {
     TcgOptions o;
     o.opt = OptFlags::none();
     (pass == 0   ? o.opt.globals
      : pass == 1 ? o.opt.const_fold
      : pass == 2 ? o.opt.copy_prop
-                 : o.opt.dce) = true;
+     : pass == 3 ? o.opt.dce
+     : pass == 4 ? o.opt.fuse
+                 : o.opt.pinned_stores) = true;
     use(o);
     for (uint64_t seed = 9000u + 1000u * pass; seed <= 9150u + 1000u * pass; ++seed)
       check(seed, kAll, 32);

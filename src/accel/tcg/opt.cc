@@ -11,6 +11,7 @@ std::vector<uint32_t> count_defs(const Ir& ir) {
 
 void optimize(Ir& ir, const OptFlags& flags) {
   if (flags.globals) opt_globals(ir, flags.pinned);
+  if (flags.pinned_stores) opt_pinned(ir, flags.pinned);
   if (flags.copy_prop) opt_copy_prop(ir);
   if (flags.const_fold) opt_const_fold(ir);
   if (flags.copy_prop) opt_copy_prop(ir);

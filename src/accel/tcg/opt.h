@@ -8,16 +8,19 @@
 namespace tandem::tcg {
 
 struct OptFlags {
-  bool globals = true;     // keep guest registers in temporaries, write back at exits only
-  bool const_fold = true;  // constant propagation and folding, algebraic identities
-  bool copy_prop = true;   // replace uses of a copy by the original
-  bool dce = true;         // remove ops whose results are never used
-  bool fuse = true;        // a shift by 1-3 feeding one add becomes one shladd (x86 lea)
+  bool globals = true;        // keep guest registers in temporaries, write back at exits only
+  bool const_fold = true;     // constant propagation and folding, algebraic identities
+  bool copy_prop = true;      // replace uses of a copy by the original
+  bool dce = true;            // remove ops whose results are never used
+  bool fuse = true;           // a shift by 1-3 feeding one add becomes one shladd (x86 lea)
+  bool pinned_stores = true;  // forward pinned-register stores to loads, drop overwritten ones
   // The globals the back end keeps in host registers (nullptr: none): the globals pass leaves
   // them alone (reads and writes go straight to the register, nothing to write back).
   const PinnedMap* pinned = &PinnedMap::default_map();
 
-  static OptFlags none() { return {false, false, false, false, false, &PinnedMap::default_map()}; }
+  static OptFlags none() {
+    return {false, false, false, false, false, false, &PinnedMap::default_map()};
+  }
 };
 
 void opt_globals(Ir& ir, const PinnedMap* pinned = nullptr);
@@ -25,6 +28,7 @@ void opt_const_fold(Ir& ir);
 void opt_copy_prop(Ir& ir);
 void opt_dce(Ir& ir);
 void opt_fuse(Ir& ir);
+void opt_pinned(Ir& ir, const PinnedMap* pinned);
 
 // Runs the enabled passes in a sensible order.
 void optimize(Ir& ir, const OptFlags& flags);

@@ -39,34 +39,14 @@ void opt_globals(Ir& ir, const PinnedMap* pinned) {
       if (c.dirty) store(c);
   };
 
-  // Pinned globals are written through at once (they live in host registers); only constants
-  // stored to them are remembered, so that lui/auipc + addi and the like still fold.
-  std::vector<std::pair<int32_t, Temp>> pinned_consts;
-  auto forget_pinned = [&](int32_t off) {
-    std::erase_if(pinned_consts, [off](const auto& e) { return e.first == off; });
-  };
-
   for (const Op& in : ir.ops) {
     Op op = in;
+    // Pinned globals live in host registers: reads and writes go straight to them (opt_pinned
+    // forwards and drops what it can).
     if (pinned && (op.opc == Opc::kLdGlobal || op.opc == Opc::kStGlobal) &&
         pinned->reg_of(static_cast<int32_t>(op.imm)) >= 0) {
-      const int32_t off = static_cast<int32_t>(op.imm);
-      if (op.opc == Opc::kStGlobal) {
-        forget_pinned(off);
-        if (op.type == Type::kI64 && ir.is_const(op.a)) pinned_consts.push_back({off, op.a});
-      } else if (op.type == Type::kI64) {
-        auto it = std::find_if(pinned_consts.begin(), pinned_consts.end(),
-                               [off](const auto& e) { return e.first == off; });
-        if (it != pinned_consts.end()) {
-          out.push_back({.opc = Opc::kMov, .type = Type::kI64, .d = op.d, .a = it->second});
-          continue;
-        }
-      }
       out.push_back(op);
       continue;
-    }
-    if (op.opc == Opc::kLabel || (op.opc == Opc::kCall && (op.aux & kCallWritesEnv))) {
-      pinned_consts.clear();
     }
     switch (op.opc) {
       case Opc::kLdGlobal: {

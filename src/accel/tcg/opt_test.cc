@@ -1,6 +1,8 @@
 // Each optimisation pass on small IR programs, checking the IR it produces.
 #include <gtest/gtest.h>
 
+#include <cstddef>
+
 #include "accel/tcg/ir.h"
 #include "accel/tcg/ir_eval.h"
 #include "accel/tcg/opt.h"
@@ -249,6 +251,68 @@ TEST(Fuse, ShiftFeedingOneAddBecomesShladd) {
   uint64_t r = 0;
   ASSERT_TRUE(eval_int_op(Opc::kShlAdd, Type::kI64, 3, 5, 7, &r));
   EXPECT_EQ(r, 5u + (7u << 3));
+}
+
+// Pinned guest registers (x10 is pinned in the default map): a run of stores without anything
+// in between that could see the register keeps only its last store, and the loads in the run
+// read the stored temporaries.
+TEST(Pinned, ForwardsStoresAndDropsOverwrittenOnes) {
+  const PinnedMap& map = PinnedMap::default_map();
+  const int32_t x10 = 8 * 10 + static_cast<int32_t>(offsetof(riscv::CpuState, x));
+  const int32_t x11 = x10 + 8;
+  ASSERT_GE(map.reg_of(x10), 0);
+  Ir ir;
+  Temp a = ir.ld_global(Type::kI64, x10);
+  Temp b = ir.binop_imm(Opc::kAnd, Type::kI64, a, 255);
+  ir.st_global(Type::kI64, x10, b);  // dead: overwritten below before anyone sees x10
+  Temp c = ir.binop_imm(Opc::kShl, Type::kI64, ir.ld_global(Type::kI64, x10), 2);
+  ir.st_global(Type::kI64, x10, c);  // dead too
+  Temp d = ir.binop(Opc::kAdd, Type::kI64, ir.ld_global(Type::kI64, x10), a);
+  ir.st_global(Type::kI64, x10, d);  // stays: the guest load below may fault and see it
+  Temp v = ir.load(kMemU32, d, 0);
+  ir.st_global(Type::kI64, x10, v);
+  ir.st_global(Type::kI32, x10, v);  // a narrower store does not make the one before dead
+  ir.st_global(Type::kI64, x11, ir.constant(Type::kI64, 0x1000));
+  ir.load(kMemU8, d, 0);
+  Temp k = ir.ld_global(Type::kI64, x11);  // the constant is still known after the load
+  ir.st_global(Type::kI64, x11, ir.binop_imm(Opc::kAdd, Type::kI64, k, 4));
+  ir.goto_tb(0, 0x1000);
+  opt_pinned(ir, &map);
+
+  std::vector<const Op*> stores;
+  for (const Op& op : ir.ops)
+    if (op.opc == Opc::kStGlobal) stores.push_back(&op);
+  ASSERT_EQ(stores.size(), 5u) << ir.dump();
+  EXPECT_EQ(stores[0]->a, d);
+  EXPECT_EQ(stores[1]->a, v);
+  EXPECT_EQ(stores[2]->type, Type::kI32);
+  EXPECT_EQ(stores[3]->imm, x11);
+  EXPECT_EQ(stores[4]->imm, x11);
+  // Only the first load of x10 is left; the others and the x11 load became movs.
+  EXPECT_EQ(count(ir, Opc::kLdGlobal), 1) << ir.dump();
+  EXPECT_EQ(count(ir, Opc::kMov), 3) << ir.dump();
+  for (const Op& op : ir.ops) {
+    if (op.opc == Opc::kMov && op.d == k) {
+      EXPECT_TRUE(ir.is_const(op.a));
+    }
+  }
+}
+
+// A label (paths merge) or a helper that writes guest state ends what is known.
+TEST(Pinned, ForgetsAtLabelsAndEnvWritingCalls) {
+  const PinnedMap& map = PinnedMap::default_map();
+  const int32_t x10 = 8 * 10 + static_cast<int32_t>(offsetof(riscv::CpuState, x));
+  Ir ir;
+  ir.st_global(Type::kI64, x10, ir.constant(Type::kI64, 1));
+  ir.label(ir.new_label());
+  ir.ld_global(Type::kI64, x10);
+  ir.st_global(Type::kI64, x10, ir.constant(Type::kI64, 2));
+  ir.call(reinterpret_cast<const void*>(&count), kCallPassEnv | kCallWritesEnv, Type::kI64);
+  ir.ld_global(Type::kI64, x10);
+  ir.goto_tb(0, 0x1000);
+  opt_pinned(ir, &map);
+  EXPECT_EQ(count(ir, Opc::kLdGlobal), 2) << ir.dump();
+  EXPECT_EQ(count(ir, Opc::kStGlobal), 2) << ir.dump();
 }
 
 TEST(Dump, PrintsOps) {
