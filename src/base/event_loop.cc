@@ -3,7 +3,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -45,6 +47,40 @@ void EventLoop::post(std::function<void()> fn) {
   }
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+}
+
+int EventLoop::add_poller(std::function<bool()> poll, std::function<void(bool)> polling) {
+  std::lock_guard lock(mutex_);
+  const int id = next_poller_id_++;
+  pollers_.push_back(std::make_shared<Poller>(Poller{id, std::move(poll), std::move(polling)}));
+  return id;
+}
+
+void EventLoop::remove_poller(int id) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(pollers_, [id](const std::shared_ptr<Poller>& p) { return p->id == id; });
+}
+
+bool EventLoop::poll_for_work() {
+  const uint64_t budget = poll_max_ns_;
+  std::vector<std::shared_ptr<Poller>> pollers;
+  {
+    std::lock_guard lock(mutex_);
+    pollers = pollers_;
+  }
+  if (budget == 0 || pollers.empty()) return false;
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::nanoseconds(budget);
+  for (auto& p : pollers) p->polling(true);
+  bool work = false;
+  while (!work && !stopping_) {
+    for (auto& p : pollers) work |= p->poll();
+    // Completions (io_uring, the thread pool) and posted work arrive through fds.
+    if (!work) work = run_once(0) > 0;
+    if (Clock::now() >= deadline) break;
+  }
+  for (auto& p : pollers) p->polling(false);
+  return work;
 }
 
 void EventLoop::stop() {
@@ -89,13 +125,19 @@ int EventLoop::run_once(int timeout_ms) {
 }
 
 void EventLoop::run() {
-  while (!stopping_) run_once(-1);
+  while (!stopping_) {
+    // Out of events: spin a while before sleeping, unless there is nothing to poll.
+    if (run_once(0) > 0 || poll_for_work()) continue;
+    run_once(-1);
+  }
   drain_posted();
 }
 
 IoThread::IoThread() : thread_([this] { loop_.run(); }) {}
 
-IoThread::~IoThread() { stop(); }
+IoThread::~IoThread() {
+  stop();
+}
 
 void IoThread::stop() {
   loop_.stop();

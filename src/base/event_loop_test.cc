@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <thread>
 
 namespace tandem {
 namespace {
@@ -46,6 +47,53 @@ TEST(IoThread, RunsPostedWorkOnItsThread) {
   auto f = where.get_future();
   ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_NE(f.get(), std::this_thread::get_id());
+}
+
+// After an event the loop spins on its pollers before sleeping: work that arrives without any
+// fd event is found; each spin is bracketed by polling(true) / polling(false).
+TEST(IoThread, PollersFindWorkWithoutEvents) {
+  IoThread io;
+  io.loop().set_poll_max_ns(2'000'000'000);
+  std::atomic<int> pending{0}, handled{0}, begins{0}, ends{0};
+  int id = io.loop().add_poller(
+      [&] {
+        if (pending.load() == 0) return false;
+        pending.fetch_sub(1);
+        handled.fetch_add(1);
+        return true;
+      },
+      [&](bool on) { (on ? begins : ends).fetch_add(1); });
+  std::promise<void> ran;
+  io.loop().post([&] { ran.set_value(); });  // an event: a spin follows it
+  ASSERT_EQ(ran.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  pending = 1;  // no fd, no post: only the spin can see it
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (handled.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(handled.load(), 1);
+  io.loop().remove_poller(id);
+  io.stop();
+  EXPECT_GE(begins.load(), 1);
+  EXPECT_EQ(begins.load(), ends.load());
+}
+
+// Spinning off: the same work waits for an event.
+TEST(IoThread, NoSpinWhenPollMaxIsZero) {
+  IoThread io;
+  io.loop().set_poll_max_ns(0);
+  std::atomic<int> calls{0};
+  io.loop().add_poller(
+      [&] {
+        calls.fetch_add(1);
+        return false;
+      },
+      [](bool) {});
+  std::promise<void> ran;
+  io.loop().post([&] { ran.set_value(); });
+  ASSERT_EQ(ran.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(calls.load(), 0);
 }
 
 TEST(IoThread, FdCallbackRunsOnIoThread) {

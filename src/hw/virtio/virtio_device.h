@@ -71,6 +71,10 @@ class VirtioDevice {
   virtual void process_queue(Virtqueue& queue) = 0;
   // Device reset (status 0 or NEEDS_RESET recovery): forget everything the driver set up.
   virtual void reset() = 0;
+  // Whether every buffer its driver makes available is work to do at once (a storage request,
+  // not a receive buffer waiting for input): then the I/O thread may busy-poll its queues
+  // (EventLoop::add_poller) instead of waiting for notifications.
+  virtual bool pollable() const { return false; }
 
   // Set by the transport when the device is plugged into it.
   void attach(VirtioTransport* transport) { transport_ = transport; }

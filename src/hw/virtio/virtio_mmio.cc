@@ -78,6 +78,16 @@ std::shared_ptr<VirtioMmio> VirtioMmio::create(std::unique_ptr<VirtioDevice> dev
       if (auto self = weak.lock()) self->process_from_loop(q);
     });
   }
+  if (transport->device_->pollable()) {
+    transport->poller_id_ = loop.add_poller(
+        [weak] {
+          auto self = weak.lock();
+          return self && self->poll_queues();
+        },
+        [weak](bool on) {
+          if (auto self = weak.lock()) self->set_polling(on);
+        });
+  }
   return transport;
 }
 
@@ -103,6 +113,7 @@ VirtioMmio::VirtioMmio(Token, std::unique_ptr<VirtioDevice> device, const GuestR
 
 VirtioMmio::~VirtioMmio() {
   for (const UniqueFd& fd : notify_fds_) loop_->remove_fd(fd.get());
+  if (poller_id_) loop_->remove_poller(poller_id_);
 }
 
 int VirtioMmio::notify_eventfd(uint16_t queue) const {
@@ -355,6 +366,28 @@ void VirtioMmio::notify(uint16_t queue) {
 void VirtioMmio::process_from_loop(uint16_t queue) {
   std::lock_guard lock(mutex_);
   process_locked(queue);
+}
+
+bool VirtioMmio::poll_queues() {
+  std::lock_guard lock(mutex_);
+  if (!running()) return false;
+  bool work = false;
+  for (uint16_t q = 0; q < queues_.size(); ++q) {
+    if (queues_[q].available() == 0) continue;
+    process_locked(q);
+    work = true;
+  }
+  return work;
+}
+
+void VirtioMmio::set_polling(bool on) {
+  std::lock_guard lock(mutex_);
+  for (uint16_t q = 0; q < queues_.size(); ++q) {
+    Virtqueue& queue = queues_[q];
+    queue.set_polled(on);
+    // Back to notifications: whatever the driver added without kicking is handled now.
+    if (!on && running() && queue.enable_notifications()) process_locked(q);
+  }
 }
 
 void VirtioMmio::kick(uint16_t queue) {

@@ -105,6 +105,9 @@ class VirtioMmio final : public IoDevice,
 
   void notify(uint16_t queue);             // vCPU thread: hand a kick to the I/O thread
   void process_from_loop(uint16_t queue);  // I/O thread entry point
+  // The I/O thread's busy polling (pollable devices only).
+  bool poll_queues();
+  void set_polling(bool on);
 
   std::unique_ptr<VirtioDevice> device_;
   const GuestRam* ram_;
@@ -124,6 +127,7 @@ class VirtioMmio final : public IoDevice,
   bool irq_level_ = false;
   std::vector<Virtqueue> queues_;
   std::vector<UniqueFd> notify_fds_;
+  int poller_id_ = 0;
 };
 
 }  // namespace tandem

@@ -47,6 +47,26 @@ class HoldingDevice final : public VirtioDevice {
   int resets = 0;
 };
 
+// Answers every request at once and lets the I/O thread poll its queue.
+class PolledDevice final : public VirtioDevice {
+ public:
+  uint32_t device_id() const override { return kDeviceIdBlock; }
+  uint64_t device_features() const override { return 0; }
+  uint16_t num_queues() const override { return 1; }
+  uint16_t queue_num_max(uint16_t) const override { return 16; }
+  void read_config(uint64_t, std::span<uint8_t> data) override {
+    std::fill(data.begin(), data.end(), 0);
+  }
+  void process_queue(Virtqueue& queue) override {
+    do {
+      queue.disable_notifications();
+      while (auto r = queue.pop()) queue.push(*r, 1);
+    } while (queue.enable_notifications());
+  }
+  void reset() override {}
+  bool pollable() const override { return true; }
+};
+
 template <typename Device>
 struct Rig {
   explicit Rig(VirtioMmio::Options options = {}) {
@@ -357,6 +377,45 @@ TEST(VirtioMmio, IoThreadAndVcpuThreadConcurrently) {
   }
   EXPECT_EQ(completed, 2000);
   EXPECT_FALSE(d.status() & kStatusNeedsReset);
+}
+
+// The I/O thread spins on a pollable device's rings after work: a buffer the driver adds
+// without kicking is still served, and the driver is told not to kick meanwhile. With
+// polling off, the same buffer waits for its kick.
+TEST(VirtioMmio, IoThreadPollsPollableDevices) {
+  for (bool polling : {true, false}) {
+    GuestRam ram;
+    ram.add_region(kRamBase, kRamSize);
+    FakeIrq irq;
+    IoThread io;
+    // Long enough that the spin cannot end on its own while the test looks.
+    io.loop().set_poll_max_ns(polling ? 2'000'000'000 : 0);
+    auto mmio = VirtioMmio::create(std::make_unique<PolledDevice>(), ram, irq, io.loop());
+    TestDriver d(*mmio, ram, kRamBase, kRamSize);
+    ASSERT_TRUE(d.init(kVersion1, 1, 8));
+    uint64_t buf = d.alloc(64);
+    auto wait_used = [&](uint16_t n, std::chrono::milliseconds limit) {
+      auto deadline = std::chrono::steady_clock::now() + limit;
+      while (d.used_idx(0) != n && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      return d.used_idx(0) == n;
+    };
+    d.add_chain(0, {{buf, 8, true}});
+    d.kick(0);
+    ASSERT_TRUE(wait_used(1, std::chrono::seconds(5)));
+    d.add_chain(0, {{buf + 8, 8, true}});  // no kick
+    if (polling) {
+      EXPECT_TRUE(wait_used(2, std::chrono::seconds(1)));
+      EXPECT_EQ(d.used_flags(0), kUsedFlagNoNotify);
+    } else {
+      EXPECT_FALSE(wait_used(2, std::chrono::milliseconds(100)));
+      EXPECT_EQ(d.used_flags(0), 0);
+      d.kick(0);
+      EXPECT_TRUE(wait_used(2, std::chrono::seconds(5)));
+    }
+    io.stop();
+  }
 }
 
 TEST(VirtioMmio, SnapshotRestoresQueuePositions) {

@@ -314,6 +314,7 @@ void Virtqueue::disable_notifications() {
 
 bool Virtqueue::enable_notifications() {
   if (!ready_ || failed() || batch_exhausted_) return false;
+  if (polled_) return available() != 0;
   notifications_disabled_ = false;
   if (event_idx_) {
     store16(used_ + kRingEntries + 8ull * size_, last_avail_idx_, __ATOMIC_RELAXED);

@@ -109,6 +109,13 @@ class Virtqueue {
   bool enable_notifications();
   // Chains the driver made available that have not been popped yet (0 if not ready or failed).
   uint16_t available();
+  // While the transport busy-polls this ring, driver notifications stay off:
+  // enable_notifications() only reports whether buffers are waiting. Turning polling off leaves
+  // notifications off too; the caller then calls enable_notifications().
+  void set_polled(bool polled) {
+    polled_ = polled;
+    if (polled) disable_notifications();
+  }
 
   // A batch of work: pop() hands out at most kBatchPerEntry * size chains per batch, then
   // nothing (and enable_notifications() says "nothing new") until the next begin_batch(). A
@@ -160,6 +167,7 @@ class Virtqueue {
   bool signalled_used_valid_ = false;
   bool pushed_since_check_ = false;
   bool notifications_disabled_ = false;
+  bool polled_ = false;
   uint32_t budget_ = 0;
   bool batch_exhausted_ = false;
 };

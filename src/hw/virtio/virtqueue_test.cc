@@ -168,6 +168,37 @@ TEST(Virtqueue, NoNotifyFlagWithoutEventIdx) {
   EXPECT_EQ(r.ram_.load<uint16_t>(kUsed), 0);
 }
 
+// While the transport polls the ring, the device's own drain loop must not turn the driver's
+// notifications back on; once polling ends, enable_notifications does.
+TEST(Virtqueue, PolledQueueKeepsNotificationsOff) {
+  for (uint64_t features : {uint64_t{0}, feature_bit(kFeatureEventIdx)}) {
+    QueueRig r(features);
+    const bool event_idx = features != 0;
+    r.q.set_polled(true);
+    if (!event_idx) {
+      EXPECT_EQ(r.ram_.load<uint16_t>(kUsed), kUsedFlagNoNotify);
+    }
+    r.desc(0, 0x8000, 8, kDescFlagWrite);
+    r.avail(0);
+    EXPECT_TRUE(r.q.enable_notifications());  // "more to do", and still off
+    ASSERT_TRUE(r.q.pop());
+    EXPECT_FALSE(r.q.enable_notifications());
+    if (!event_idx) {
+      EXPECT_EQ(r.ram_.load<uint16_t>(kUsed), kUsedFlagNoNotify);
+    } else {
+      // avail_event stays where polling began: the driver's next buffer does not kick.
+      EXPECT_EQ(r.ram_.load<uint16_t>(kUsed + 4 + 8 * 4), 0);
+    }
+    r.q.set_polled(false);
+    EXPECT_FALSE(r.q.enable_notifications());
+    if (!event_idx) {
+      EXPECT_EQ(r.ram_.load<uint16_t>(kUsed), 0);
+    } else {
+      EXPECT_EQ(r.ram_.load<uint16_t>(kUsed + 4 + 8 * 4), 1);
+    }
+  }
+}
+
 TEST(Virtqueue, StaleRequestIsNotPushed) {
   QueueRig r;
   r.desc(0, 0x8000, 8, kDescFlagWrite);

@@ -114,6 +114,7 @@ class VirtioBlk final : public VirtioDevice {
   void activate(uint64_t driver_features) override;
   void process_queue(Virtqueue& queue) override;
   void reset() override;
+  bool pollable() const override { return true; }
 
  private:
   struct Request;
