@@ -41,6 +41,8 @@ constexpr Spelling kSpellings[] = {
     {"nodefaults", "nodefaults", false},
     {"no-user-config", "no-user-config", false},
     {"no-reboot", "no-reboot", false},
+    {"run-with", "run-with", true},
+    {"async-teardown", "async-teardown", false},
     {"display", "display", true},
     {"device", "device", true},
     {"drive", "drive", true},
@@ -209,9 +211,9 @@ constexpr std::string_view kDeviceHelp =
     "devices. -drive file=PATH (if=virtio, the default) adds a virtio-blk-device by itself.\n";
 struct Parsed {
   std::optional<std::string> machine, cpu, kernel, initrd, append, bios, memory, cpus, smp, log;
-  std::vector<std::string> accel, serial, display, device, drive, chardev;
+  std::vector<std::string> accel, serial, display, device, drive, chardev, run_with;
   bool enable_kvm = false, nographic = false, nodefaults = false, no_user_config = false,
-       no_reboot = false, help = false;
+       no_reboot = false, async_teardown = false, help = false;
 };
 
 // CLI11 knows every option by its long name; run_help() is its help text.
@@ -242,6 +244,10 @@ void define_options(CLI::App& app, Parsed& p) {
   app.add_flag("--nodefaults", p.nodefaults, "No default serial port or isa-debug-exit");
   app.add_flag("--no-user-config", p.no_user_config, "Accepted for QEMU compatibility");
   app.add_flag("--no-reboot", p.no_reboot, "Exit when the guest resets (Tandem always does)");
+  app.add_option("--run-with", p.run_with,
+                 "async-teardown=on|off: the kernel destroys a KVM VM after Tandem has exited, "
+                 "which shortens every run by the host's VM teardown time (default on)");
+  app.add_flag("--async-teardown", p.async_teardown, "Same as --run-with async-teardown=on");
   app.add_option("--display", p.display, "Only 'none': Tandem has no graphical display");
   app.add_option("--device", p.device,
                  "A device: virtio-blk-device,drive=ID, virtio-rng-device, virtio-console, "
@@ -568,6 +574,17 @@ RunCommand parse_run_options(std::span<const std::string> args) {
     }
   }
   c.nodefaults = p.nodefaults;
+  if (p.async_teardown) c.async_teardown = true;
+  for (const auto& spec : p.run_with) {
+    for (const std::string& prop : split_option_list(spec)) {
+      auto [key, value] = key_value(prop);
+      if (key != "async-teardown") {
+        fail("-run-with: unsupported property '{}' (Tandem has async-teardown=on|off)", prop);
+      }
+      if (value != "on" && value != "off") fail("-run-with: async-teardown takes on or off");
+      c.async_teardown = *value == "on";
+    }
+  }
   for (const auto& d : p.device) {
     apply_device(d, c, devices, run.info);
     if (!run.info.empty()) return run;

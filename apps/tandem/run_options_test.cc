@@ -30,6 +30,15 @@ std::string error_of(std::vector<std::string> args) {
   return {};
 }
 
+TEST(RunOptions, AsyncTeardownSpellings) {
+  EXPECT_TRUE(parse({}).async_teardown);  // on by default
+  EXPECT_FALSE(parse({"-run-with", "async-teardown=off"}).async_teardown);
+  EXPECT_TRUE(parse({"--run-with", "async-teardown=on"}).async_teardown);
+  EXPECT_TRUE(parse({"-async-teardown"}).async_teardown);
+  EXPECT_THROW(parse({"-run-with", "async-teardown=maybe"}), Error);
+  EXPECT_THROW(parse({"-run-with", "chroot=/tmp"}), Error);
+}
+
 TEST(RunOptions, Defaults) {
   MachineConfig c = parse({});
   EXPECT_EQ(c.machine, MachineKind::kRiscvVirt);

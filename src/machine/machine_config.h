@@ -58,7 +58,10 @@ struct MachineConfig {
   std::vector<DebugExitConfig> debug_exits;  // x86: one at 0x501 unless nodefaults or given
   std::vector<DriveConfig> drives;
   std::vector<VirtioDeviceConfig> virtio_devices;  // after parsing: one kBlk per attached drive
-  bool testdev = false;   // -device tandem-testdev: PIO/MMIO/ioeventfd test registers
+  bool testdev = false;  // -device tandem-testdev: PIO/MMIO/ioeventfd test registers
+  // KVM: the kernel destroys the VM after Tandem has exited (kvm/async_teardown.h). QEMU's
+  // -run-with async-teardown=on; unlike QEMU, on by default.
+  bool async_teardown = true;
   std::string log_level;  // empty: TANDEM_LOG or "warn"
 };
 

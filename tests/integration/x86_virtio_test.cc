@@ -155,6 +155,19 @@ TEST_F(X86VirtioTest, BlkReadsAndWritesTheImage) {
   EXPECT_EQ(first_sector_not(after, 7, kWriteEnd, kSectors), -1);
 }
 
+// The VM is torn down by a process that outlives Tandem (kvm/async_teardown.h). It must hold
+// nothing a user of Tandem waits for: not the output pipes (the runner reads them to their end)
+// and not the image's lock, which a second VM started at once must get. Same with it off.
+TEST_F(X86VirtioTest, AsyncTeardownHoldsNeitherPipesNorImageLocks) {
+  std::string image = write_file("disk.img", pattern(7, kImageSize));
+  for (const char* mode : {"async-teardown=on", "async-teardown=off", "async-teardown=on"}) {
+    auto r = run({"-run-with", mode, "--drive", "file=" + image},
+                 "expect_devices=1 blk_seed=7 blk_wseed=7");
+    ASSERT_EQ(r.exit_code, kGuestSuccess) << mode << "\n" << r.describe();
+    EXPECT_LT(r.seconds, 30) << mode;
+  }
+}
+
 // The guest's check of the host's data is real: a wrong expectation fails the run.
 TEST_F(X86VirtioTest, BlkWrongHostPatternFails) {
   std::string image = write_file("disk.img", pattern(7, kImageSize));

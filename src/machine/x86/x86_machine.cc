@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "accel/kvm/async_teardown.h"
 #include "accel/kvm/memory_slots.h"
 #include "accel/kvm/vcpu_setup.h"
 #include "base/error.h"
@@ -35,15 +36,16 @@ X86Machine::X86Machine(const MachineConfig& config)
       layout_(ram_layout(memory_within_kvm_limits(config_, sys_))),
       vm_(sys_),
       runner_(pio_, mmio_, /*irqchip=*/true) {
+  // Before guest RAM exists, so that the teardown process shares none of it.
+  if (config_.async_teardown) kvm::start_async_teardown(vm_.fd());
   // KVM's private pages first (Intel needs them before the first vCPU), then the irqchip, which
   // must exist before vCPUs are created so that they get in-kernel LAPICs.
+  add_ram_regions(ram_, layout_);
+  vm_.map_ram(ram_);
   vm_.set_tss_addr(kvm::kTssAddr);
   vm_.set_identity_map_addr(kvm::kIdentityMapAddr);
   vm_.create_irqchip();
   vm_.create_pit2();
-
-  add_ram_regions(ram_, layout_);
-  vm_.map_ram(ram_);
 
   IrqFactory irq = [this](unsigned gsi) -> std::shared_ptr<IrqLine> {
     return std::make_shared<kvm::KvmIrqLine>(vm_, gsi);
