@@ -4,16 +4,20 @@
 //   first output   the first byte on the console (OpenSBI's banner)
 //   /init          the default initramfs's /init printing "tandem-init: started"
 //   exit           the process ending after the guest powered off
-// and two CPU-bound phases inside the guest, timed between markers the guest prints:
+// and CPU-bound phases inside the guest, timed between markers the guest prints:
 //   cpu (C)        bench/boot-riscv/cpubench.c (riscv64, static), `--scale` M steps
 //   cpu (sh)       a busybox-shell arithmetic loop of `--sh-loops` rounds
+//   <kernel>       each of bench/tcg's kernels (crc32 ... nbody, riscv64 static, scale 1): the
+//                  translator suite of `tandem user`, here inside the full-system guest, with
+//                  the geometric mean of their Tandem/QEMU ratios (--no-suite leaves them out)
 // Runs alternate between the two emulators; the best of `--runs` counts. The Tandem/QEMU
 // ratio is below 1 where Tandem is faster. Both must print the same cpubench checksum.
 // Needs scripts/fetch-riscv-guest.sh (the guest) and qemu-system-misc (the peer). Run by hand;
 // nothing is asserted:
 //
 //   build/bench/boot-riscv/bench_boot_riscv [--runs N] [--cpus N] [--memory 512M] [--scale N]
-//       [--sh-loops N] [--tandem PATH] [--qemu PATH] [--guest DIR] [--timeout SECONDS] [-v]
+//       [--sh-loops N] [--no-suite] [--tandem PATH] [--qemu PATH] [--guest DIR]
+//       [--timeout SECONDS] [-v]
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -50,6 +54,8 @@ constexpr const char* kCStart = "BENCH cpu-c start";
 constexpr const char* kCEnd = "BENCH cpu-c end";
 constexpr const char* kShStart = "BENCH cpu-sh start";
 constexpr const char* kShEnd = "BENCH cpu-sh end";
+// bench/tcg's kernels, run in the guest between "BENCH k NAME start" and "BENCH k NAME end".
+constexpr const char* kSuite[] = {"crc32", "sieve", "qsort", "fib", "interp", "matmul", "nbody"};
 
 struct Options {
   int runs = 1;
@@ -62,6 +68,7 @@ struct Options {
   std::string guest;
   int timeout = 900;
   bool verbose = false;
+  bool suite = true;
 };
 
 // Seconds from the start of the process to each event; NaN when it did not happen.
@@ -70,12 +77,21 @@ struct Run {
          exit = NAN;
   int status = -1;  // exit status; -1 when killed or signalled
   bool timed_out = false;
-  std::string checksum;  // cpubench's line
+  std::string checksum;                                // cpubench's line
+  std::map<std::string, std::string> suite_checksums;  // kernel -> its checksum line
+  std::map<std::string, double> suite_start, suite_end;
   std::string output;
 
-  bool ok() const { return status == 0 && !std::isnan(sh_end) && !checksum.empty(); }
+  bool ok() const {
+    return status == 0 && !std::isnan(sh_end) && !checksum.empty() &&
+           suite_end.size() == suite_start.size();
+  }
   double cpu_c() const { return c_end - c_start; }
   double cpu_sh() const { return sh_end - sh_start; }
+  double kernel(const std::string& k) const {
+    auto s = suite_start.find(k), e = suite_end.find(k);
+    return s == suite_start.end() || e == suite_end.end() ? NAN : e->second - s->second;
+  }
 };
 
 // Runs argv (bench/common/guest_process.h) and timestamps the markers as their lines arrive.
@@ -93,9 +109,23 @@ Run run_guest(const std::vector<std::string>& argv, int timeout_s) {
       for (const auto& [text, field] : markers) {
         if (line.find(text) != std::string_view::npos && std::isnan(run.*field)) run.*field = now;
       }
+      auto rest_of_line = [&](size_t at) {
+        std::string text(line.substr(at));
+        while (!text.empty() && text.back() == '\r') text.pop_back();
+        return text;
+      };
       if (auto at = line.find("cpubench: "); at != std::string_view::npos) {
-        run.checksum = std::string(line.substr(at));
-        while (!run.checksum.empty() && run.checksum.back() == '\r') run.checksum.pop_back();
+        run.checksum = rest_of_line(at);
+      }
+      for (const char* k : kSuite) {
+        const std::string name = k;
+        if (line.find("BENCH k " + name + " start") != std::string_view::npos) {
+          run.suite_start.emplace(name, now);
+        } else if (line.find("BENCH k " + name + " end") != std::string_view::npos) {
+          run.suite_end.emplace(name, now);
+        } else if (auto at = line.find(name + " checksum "); at != std::string_view::npos) {
+          run.suite_checksums[name] = rest_of_line(at);
+        }
       }
     }
   };
@@ -114,8 +144,8 @@ std::string fmt_s(double v) {
 int usage(const char* why) {
   std::fprintf(stderr,
                "bench_boot_riscv: %s\nusage: bench_boot_riscv [--runs N] [--cpus N] [--memory "
-               "SIZE] [--scale N] [--sh-loops N] [--tandem PATH] [--qemu PATH] [--guest DIR] "
-               "[--timeout SECONDS] [-v]\n",
+               "SIZE] [--scale N] [--sh-loops N] [--no-suite] [--tandem PATH] [--qemu PATH] "
+               "[--guest DIR] [--timeout SECONDS] [-v]\n",
                why);
   return 2;
 }
@@ -130,6 +160,10 @@ int main(int argc, char** argv) try {
       o.verbose = true;
       continue;
     }
+    if (k == "--no-suite") {
+      o.suite = false;
+      continue;
+    }
     if (k == "-h" || k == "--help") {
       std::printf(
           "bench_boot_riscv: Debian riscv64 boot and in-guest CPU work, tandem run vs "
@@ -139,6 +173,7 @@ int main(int argc, char** argv) try {
           "  --memory SIZE   guest RAM (512M)\n"
           "  --scale N       cpubench work, in M steps (20)\n"
           "  --sh-loops N    rounds of the shell loop (20000)\n"
+          "  --no-suite      leave out bench/tcg's kernels\n"
           "  --tandem PATH   the tandem binary (%s)\n"
           "  --qemu PATH     qemu-system-riscv64 (/usr/bin/qemu-system-riscv64)\n"
           "  --guest DIR     the fetched guest (${TANDEM_CACHE:-~/.cache/tandem}/riscv64)\n"
@@ -202,6 +237,15 @@ int main(int argc, char** argv) try {
       "echo '{}' $s\n",
       kCStart, o.scale, kCEnd, kShStart, o.sh_loops, kShEnd);
   init.extra_files.push_back({"usr/bin/cpubench", tandem::read_file(CPUBENCH_BIN), 0755});
+  if (o.suite) {
+    for (const char* k : kSuite) {
+      init.autorun +=
+          fmt::format("echo 'BENCH k {0} start'\n/usr/bin/{0}\necho 'BENCH k {0} end'\n", k);
+      init.extra_files.push_back({fmt::format("usr/bin/{}", k),
+                                  tandem::read_file(fmt::format("{}/{}.riscv64", SUITE_DIR, k)),
+                                  0755});
+    }
+  }
   const std::vector<uint8_t> cpio = tandem::riscv::build_initramfs(init);
   const fs::path initrd = work / "initrd.cpio";
   {
@@ -280,7 +324,30 @@ int main(int argc, char** argv) try {
         "%-16s %10s %10s %9s\n", label, fmt_s(t).c_str(), fmt_s(q).c_str(),
         std::isnan(t) || std::isnan(q) || q <= 0 ? "-" : fmt::format("{:.2f}", t / q).c_str());
   }
-  // The guest program must compute the same under both.
+  if (o.suite) {
+    double log_sum = 0;
+    int n = 0;
+    for (const char* k : kSuite) {
+      const std::string name = k;
+      double t = NAN, q = NAN;
+      for (const Run& run : runs["tandem"]) {
+        if (run.ok() && (std::isnan(t) || run.kernel(name) < t)) t = run.kernel(name);
+      }
+      for (const Run& run : runs["qemu"]) {
+        if (run.ok() && (std::isnan(q) || run.kernel(name) < q)) q = run.kernel(name);
+      }
+      const bool both = !std::isnan(t) && !std::isnan(q) && q > 0 && t > 0;
+      if (both) {
+        log_sum += std::log(t / q);
+        ++n;
+      }
+      std::printf("%-16s %10s %10s %9s\n", fmt::format("  {}", k).c_str(), fmt_s(t).c_str(),
+                  fmt_s(q).c_str(), both ? fmt::format("{:.2f}", t / q).c_str() : "-");
+    }
+    if (n > 0)
+      std::printf("%-16s %10s %10s %9.2f\n", "  suite geomean", "", "", std::exp(log_sum / n));
+  }
+  // The guest programs must compute the same under both.
   std::string reference;
   bool same = true;
   for (const auto& [name, list] : runs) {
@@ -288,6 +355,15 @@ int main(int argc, char** argv) try {
       if (run.checksum.empty()) continue;
       if (reference.empty()) reference = run.checksum;
       same = same && run.checksum == reference;
+    }
+  }
+  std::map<std::string, std::string> suite_reference;
+  for (const auto& [name, list] : runs) {
+    for (const Run& run : list) {
+      for (const auto& [k, line] : run.suite_checksums) {
+        auto [it, fresh] = suite_reference.emplace(k, line);
+        same = same && (fresh || it->second == line);
+      }
     }
   }
   std::printf("(T/Q < 1: tandem is faster; %s; %s)\n",
