@@ -9,6 +9,8 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(benchmark REQUIRED)
 pkg_check_modules(CAPSTONE REQUIRED IMPORTED_TARGET capstone)
 pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing)
+find_package(ZLIB REQUIRED)  # qcow2 compressed clusters
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)  # qcow2 compressed clusters (zstd)
 
 # xbyak is header-only (/usr/include/xbyak).
 find_path(XBYAK_INCLUDE_DIR xbyak/xbyak.h REQUIRED)

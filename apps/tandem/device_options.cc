@@ -132,8 +132,8 @@ void DeviceOptions::add_drive(std::string_view spec) {
       have_file = true;
     } else if (key == "format") {
       std::string format = need_value("-drive", key, value);
-      if (format != "raw") {
-        fail("-drive: format '{}' is not supported yet (only raw images)", format);
+      if (format != "raw" && format != "qcow2") {
+        fail("-drive: unsupported image format '{}' (supported: raw, qcow2)", format);
       }
       d.format = format;
     } else if (key == "readonly") {

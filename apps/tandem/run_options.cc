@@ -253,7 +253,8 @@ void define_options(CLI::App& app, Parsed& p) {
                  "A device: virtio-blk-device,drive=ID, virtio-rng-device, virtio-console, "
                  "virtio-serial-device + virtconsole, isa-debug-exit, ... (help lists them)");
   app.add_option("--drive", p.drive,
-                 "A disk image, once per disk: file=PATH[,format=raw][,readonly=on|off]"
+                 "A disk image, once per disk: file=PATH[,format=raw|qcow2 (probed if not "
+                 "given)][,readonly=on|off]"
                  "[,cache=writeback|none|unsafe][,aio=io_uring|threads][,id=ID][,serial=S]"
                  "[,if=virtio|none]. QEMU: -drive");
   app.add_option("--chardev", p.chardev,

@@ -296,7 +296,7 @@ TEST(RunOptions, DriveDefaultsAttachAVirtioDisk) {
   const DriveConfig& d = c.drives[0];
   EXPECT_EQ(d.file, img.path());
   EXPECT_EQ(d.id, "drive0");
-  EXPECT_EQ(d.format, "raw");
+  EXPECT_EQ(d.format, "");  // probed when the drive is opened
   EXPECT_FALSE(d.readonly);
   EXPECT_EQ(d.cache, "writeback");
   EXPECT_EQ(d.aio, "io_uring");
@@ -370,8 +370,9 @@ TEST(RunOptions, GeneratedDriveIdsAvoidGivenOnes) {
 TEST(RunOptions, BadDrives) {
   TempImage img;
   const std::string f = "file=" + img.path();
-  EXPECT_EQ(error_of({"-drive", f + ",format=qcow2"}),
-            "-drive: format 'qcow2' is not supported yet (only raw images)");
+  EXPECT_EQ(parse({"-drive", f + ",format=qcow2"}).drives.at(0).format, "qcow2");
+  EXPECT_EQ(error_of({"-drive", f + ",format=vmdk"}),
+            "-drive: unsupported image format 'vmdk' (supported: raw, qcow2)");
   EXPECT_EQ(error_of({"-drive", f + ",discard=unmap"}),
             "-drive: unknown property 'discard=unmap' (it has file, format, readonly, cache, aio, "
             "id, serial and if)");

@@ -72,8 +72,9 @@ TEST(OpenDrive, BadOptionValues) {
   drive.aio = "native";
   EXPECT_EQ(error_of(drive), "invalid aio mode 'native' (expected io_uring or threads)");
   drive = drive_for(img.path());
-  drive.format = "qcow2";
-  EXPECT_EQ(error_of(drive), "drive 'drive0': unsupported image format 'qcow2' (supported: raw)");
+  drive.format = "vmdk";
+  EXPECT_EQ(error_of(drive),
+            "drive 'drive0': unsupported image format 'vmdk' (supported: raw, qcow2)");
   EXPECT_EQ(error_of(drive_for("")), "drive 'drive0': no image file given (file=...)");
 }
 

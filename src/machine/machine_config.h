@@ -27,10 +27,10 @@ struct SerialConfig {
 // One disk image (--drive / QEMU's -drive). Attached to the guest by a virtio-blk device:
 // implicitly (if=virtio, the default) or by -device virtio-blk-device,drive=ID (if=none).
 struct DriveConfig {
-  std::string id;                   // QEMU's id=; generated ("drive0", ...) when absent
-  std::string file;                 // path of the image
-  std::string format = "raw";       // "raw" (qcow2 later)
-  bool readonly = false;            // readonly=on
+  std::string id;         // QEMU's id=; generated ("drive0", ...) when absent
+  std::string file;       // path of the image
+  std::string format;     // "raw", "qcow2", or empty: probed from the image (QEMU warns for raw)
+  bool readonly = false;  // readonly=on
   std::string cache = "writeback";  // "writeback" | "none" | "unsafe" (QEMU's cache= modes)
   std::string aio = "io_uring";     // "io_uring" | "threads"
   std::string serial;               // virtio-blk GET_ID string (<= 20 bytes)

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -166,6 +167,47 @@ TEST_F(X86VirtioTest, AsyncTeardownHoldsNeitherPipesNorImageLocks) {
     ASSERT_EQ(r.exit_code, kGuestSuccess) << mode << "\n" << r.describe();
     EXPECT_LT(r.seconds, 30) << mode;
   }
+}
+
+// A qcow2 image made by qemu-img, its format probed: the guest reads qemu-img's data and writes
+// its own, and afterwards qemu-img finds the image clean and reads the guest's bytes.
+TEST_F(X86VirtioTest, BlkOnQcow2ImageInteroperatesWithQemuImg) {
+  if (std::system("qemu-img --version >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "qemu-img not installed (qemu-utils)";
+  }
+  std::string raw = write_file("disk.raw", pattern(7, kImageSize));
+  std::string image = dir_ + "/disk.qcow2";
+  ASSERT_EQ(std::system(("qemu-img convert -f raw -O qcow2 -o cluster_size=65536 " + raw + " " +
+                         image + " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  auto r = run({"--drive", "file=" + image}, "expect_devices=1 blk_seed=7 blk_wseed=99");
+  ASSERT_EQ(r.exit_code, kGuestSuccess) << r.describe();
+  EXPECT_THAT(r.out, HasSubstr("virtio-blk0: read 8192 sectors, host pattern ok")) << r.describe();
+  EXPECT_THAT(r.err, Not(HasSubstr("probing guessed raw"))) << r.describe();
+  ASSERT_EQ(std::system(("qemu-img check -q " + image + " >/dev/null 2>&1").c_str()), 0);
+  std::string back = dir_ + "/back.raw";
+  ASSERT_EQ(std::system(("qemu-img convert -f qcow2 -O raw " + image + " " + back +
+                         " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  std::string after = slurp(back);
+  ASSERT_EQ(after.size(), kImageSize);
+  EXPECT_EQ(first_sector_not(after, 7, 0, kWriteStart), -1);
+  EXPECT_EQ(first_sector_not(after, 99, kWriteStart, kWriteEnd), -1);
+  EXPECT_EQ(first_sector_not(after, 7, kWriteEnd, kSectors), -1);
+}
+
+// A raw image given without format= works, with QEMU's warning about probing raw images.
+TEST_F(X86VirtioTest, ProbedRawImageWarns) {
+  std::string image = write_file("disk.img", pattern(7, kImageSize));
+  auto r = run({"--drive", "file=" + image}, "expect_devices=1 blk_seed=7 blk_wseed=7");
+  ASSERT_EQ(r.exit_code, kGuestSuccess) << r.describe();
+  EXPECT_THAT(r.err, HasSubstr("probing guessed raw")) << r.describe();
+  auto explicit_raw =
+      run({"--drive", "file=" + image + ",format=raw"}, "expect_devices=1 blk_seed=7 blk_wseed=7");
+  ASSERT_EQ(explicit_raw.exit_code, kGuestSuccess) << explicit_raw.describe();
+  EXPECT_THAT(explicit_raw.err, Not(HasSubstr("probing"))) << explicit_raw.describe();
 }
 
 // The guest's check of the host's data is real: a wrong expectation fails the run.
