@@ -187,10 +187,10 @@ TEST_F(X86VirtioTest, BlkOnQcow2ImageInteroperatesWithQemuImg) {
   EXPECT_THAT(r.err, Not(HasSubstr("probing guessed raw"))) << r.describe();
   ASSERT_EQ(std::system(("qemu-img check -q " + image + " >/dev/null 2>&1").c_str()), 0);
   std::string back = dir_ + "/back.raw";
-  ASSERT_EQ(std::system(("qemu-img convert -f qcow2 -O raw " + image + " " + back +
-                         " >/dev/null 2>&1")
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(
+          ("qemu-img convert -f qcow2 -O raw " + image + " " + back + " >/dev/null 2>&1").c_str()),
+      0);
   std::string after = slurp(back);
   ASSERT_EQ(after.size(), kImageSize);
   EXPECT_EQ(first_sector_not(after, 7, 0, kWriteStart), -1);
