@@ -12,7 +12,7 @@
 
 namespace tandem::tcg {
 
-namespace {
+namespace detail {
 
 using namespace Xbyak::util;  // NOLINT
 using riscv::CpuState;
@@ -46,22 +46,15 @@ bool fits_i32(uint64_t v) {
 
 class Emitter : public Xbyak::CodeGenerator {
  public:
-  Emitter(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_t cap, TbCodeInfo* info)
-      : Xbyak::CodeGenerator(cap, buf),
-        ir_(ir),
-        ctx_(ctx),
-        info_(info),
-        rt_(ctx.buffer->runtime()),
-        f_(*ctx.features),
-        pinned_(ctx.buffer->pinned()),
-        pin_(pinned_ != nullptr) {
-    for (int r : kGprOrder) {
-      if (pin_ && is_pinned_reg(r)) continue;
-      gpr_order_.push_back(r);
-    }
-  }
+  // One emitter serves every TB of a code buffer [base, base + span): Xbyak's label tables and
+  // the emitter's own vectors keep their memory from one TB to the next.
+  Emitter(uint8_t* base, size_t span) : Xbyak::CodeGenerator(span, base) {}
 
-  size_t run();
+  // Generates the TB at buf (inside the span), at most cap bytes; returns its size.
+  size_t run(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_t cap, TbCodeInfo* info);
+
+ private:
+  size_t emit_tb();
 
  private:
   struct TempState {
@@ -103,7 +96,7 @@ class Emitter : public Xbyak::CodeGenerator {
   uint32_t pinned_mask(bool caller_saved_only) const;
 
   // ---- register allocation ----------------------------------------------------------------
-  bool is_xmm(Temp t) const { return is_float_type(ir_.temps[t].type); }
+  bool is_xmm(Temp t) const { return is_float_type(ir_->temps[t].type); }
   int pick_reg(bool xmm);
   void evict(int r);
   void store_to_slot(Temp t);
@@ -121,9 +114,9 @@ class Emitter : public Xbyak::CodeGenerator {
   }
   ValueLoc where(Temp t) const {
     ValueLoc l;
-    if (ir_.is_const(t)) {
+    if (ir_->is_const(t)) {
       l.is_const = true;
-      l.value = ir_.const_value(t);
+      l.value = ir_->const_value(t);
     } else if (ts_[t].reg != kNoReg) {
       l.reg = ts_[t].reg;
     } else {
@@ -141,8 +134,8 @@ class Emitter : public Xbyak::CodeGenerator {
   }
   Xmm xmm(int r) const { return Xmm(r - kXmmBase); }
   bool imm_operand(Temp t, tcg::Type type, int32_t* v) const {
-    if (!ir_.is_const(t)) return false;
-    uint64_t c = ir_.const_value(t);
+    if (!ir_->is_const(t)) return false;
+    uint64_t c = ir_->const_value(t);
     if (type == tcg::Type::kI32) {
       *v = static_cast<int32_t>(static_cast<uint32_t>(c));
       return true;
@@ -151,6 +144,9 @@ class Emitter : public Xbyak::CodeGenerator {
     *v = static_cast<int32_t>(c);
     return true;
   }
+  // Where the TB being generated starts, and its size so far.
+  const uint8_t* tb_code() const { return getCode() + tb_start_; }
+  size_t tb_size() const { return getSize() - tb_start_; }
   Xbyak::Label& new_label() { return label_pool_.emplace_back(); }
   Xbyak::Label& cold(std::function<void()> body) {
     colds_.push_back(std::make_unique<Cold>());
@@ -175,7 +171,7 @@ class Emitter : public Xbyak::CodeGenerator {
     }
   }
   void add_instret(uint32_t n) {
-    if (!ctx_.count_instret || !n) return;
+    if (!ctx_->count_instret || !n) return;
     const int r = pinned_of(offsetof(CpuState, instret));
     if (r != kNoReg) {
       add(gpr(r), n);
@@ -185,7 +181,7 @@ class Emitter : public Xbyak::CodeGenerator {
   }
   void jmp_epilogue(uint32_t code) {
     mov(eax, code);
-    jmp(reinterpret_cast<const void*>(ctx_.buffer->epilogue()), T_NEAR);
+    jmp(reinterpret_cast<const void*>(ctx_->buffer->epilogue()), T_NEAR);
   }
   void write_sync_entry(const SyncEntry& s, const ValueLoc& l);
   // addr_reg kAddrInScratch: the guest address is at [rsp + kFrameScratch] (softmmu slow
@@ -231,13 +227,15 @@ class Emitter : public Xbyak::CodeGenerator {
   int address_reg(const Op& op);  // guest address (a + imm) in a register
   void bounds_check(const Reg64& addr, Xbyak::Label& fault);
 
-  const Ir& ir_;
-  const BackendContext& ctx_;
-  TbCodeInfo* info_;
-  RuntimeData* rt_;
-  const HostFeatures& f_;
-  const PinnedMap* pinned_;
-  const bool pin_;
+  // The TB being generated (set by run()).
+  const Ir* ir_ = nullptr;
+  const BackendContext* ctx_ = nullptr;
+  TbCodeInfo* info_ = nullptr;
+  RuntimeData* rt_ = nullptr;
+  const HostFeatures* f_ = nullptr;
+  const PinnedMap* pinned_ = nullptr;
+  bool pin_ = false;
+  size_t tb_start_ = 0;  // offset of the TB from the start of the span
   std::vector<int> gpr_order_;
   // Per temp: the pinned host register it lives in (kNoReg for none). Either an alias (a load
   // of a pinned global whose register is not written while the temp lives: no code at all) or
@@ -268,22 +266,22 @@ class Emitter : public Xbyak::CodeGenerator {
 // ---- liveness ---------------------------------------------------------------------------
 
 void Emitter::compute_uses() {
-  const size_t n = ir_.temps.size();
+  const size_t n = ir_->temps.size();
   std::vector<uint32_t> count(n + 1, 0);
   auto each_input = [&](const Op& op, auto&& fn) {
     for (Temp t : {op.a, op.b, op.c})
       if (t != kNoTemp) fn(t);
     if (op.sync >= 0)
-      for (const SyncEntry& s : ir_.syncs[op.sync]) fn(s.value);
+      for (const SyncEntry& s : ir_->syncs[op.sync]) fn(s.value);
   };
-  for (const Op& op : ir_.ops) each_input(op, [&](Temp t) { ++count[t]; });
+  for (const Op& op : ir_->ops) each_input(op, [&](Temp t) { ++count[t]; });
   use_begin_.assign(n + 1, 0);
   for (size_t t = 0; t < n; ++t) use_begin_[t + 1] = use_begin_[t] + count[t];
   use_pos_.assign(use_begin_[n], 0);
   std::vector<uint32_t> fill(use_begin_.begin(), use_begin_.end() - 1);
   last_use_.assign(n, 0);
-  for (uint32_t i = 0; i < ir_.ops.size(); ++i) {
-    each_input(ir_.ops[i], [&](Temp t) {
+  for (uint32_t i = 0; i < ir_->ops.size(); ++i) {
+    each_input(ir_->ops[i], [&](Temp t) {
       // The same temp may appear twice in one op: record the position once.
       if (fill[t] > use_begin_[t] && use_pos_[fill[t] - 1] == i) return;
       use_pos_[fill[t]++] = i;
@@ -346,7 +344,7 @@ void Emitter::store_to_slot(Temp t) {
 
 void Emitter::evict(int r) {
   Temp t = static_cast<Temp>(owner_[r]);
-  if (!ir_.is_const(t) && !ts_[t].in_mem) store_to_slot(t);
+  if (!ir_->is_const(t) && !ts_[t].in_mem) store_to_slot(t);
   ts_[t].reg = kNoReg;
   owner_[r] = -1;
 }
@@ -359,8 +357,8 @@ int Emitter::in_reg(Temp t) {
   }
   const bool x = is_xmm(t);
   int r = pick_reg(x);
-  if (ir_.is_const(t)) {
-    uint64_t v = ir_.const_value(t);
+  if (ir_->is_const(t)) {
+    uint64_t v = ir_->const_value(t);
     if (x) {
       if (v == 0) {
         xorps(xmm(r), xmm(r));
@@ -430,7 +428,7 @@ void Emitter::end_op(const Op& op) {
   release(op.b);
   release(op.c);
   if (op.sync >= 0)
-    for (const SyncEntry& s : ir_.syncs[op.sync]) release(s.value);
+    for (const SyncEntry& s : ir_->syncs[op.sync]) release(s.value);
   if (op.d != kNoTemp && next_use(op.d) == kInf) free_temp(op.d);
   locked_ = 0;
 }
@@ -439,7 +437,7 @@ void Emitter::sync_live() {
   for (int r = 0; r < 32; ++r) {
     if (owner_[r] < 0) continue;
     Temp t = static_cast<Temp>(owner_[r]);
-    if (ir_.is_const(t) || ts_[t].in_mem) continue;
+    if (ir_->is_const(t) || ts_[t].in_mem) continue;
     if (next_use(t) == kInf) continue;
     store_to_slot(t);
   }
@@ -460,8 +458,8 @@ void Emitter::drop_regs(uint32_t mask_gpr, bool xmm_too) {
 // Whether pinned register `reg` may change between ops from and to (inclusive).
 bool Emitter::pinned_written(int reg, uint32_t from, uint32_t to, Temp self) const {
   const int instret_reg = pinned_of(offsetof(CpuState, instret));
-  for (uint32_t j = from; j <= to && j < ir_.ops.size(); ++j) {
-    const Op& op = ir_.ops[j];
+  for (uint32_t j = from; j <= to && j < ir_->ops.size(); ++j) {
+    const Op& op = ir_->ops[j];
     switch (op.opc) {
       case Opc::kStGlobal:
         // Storing the register's own value back (addiw x, x, 0 after folding) changes nothing.
@@ -483,10 +481,10 @@ bool Emitter::pinned_written(int reg, uint32_t from, uint32_t to, Temp self) con
 }
 
 void Emitter::plan_pinned() {
-  home_.assign(ir_.temps.size(), static_cast<int8_t>(kNoReg));
+  home_.assign(ir_->temps.size(), static_cast<int8_t>(kNoReg));
   if (!pin_) return;
-  const std::vector<uint32_t> defs = count_defs(ir_);
-  const auto& ops = ir_.ops;
+  const std::vector<uint32_t> defs = count_defs(*ir_);
+  const auto& ops = ir_->ops;
   // Aliases.
   for (uint32_t i = 0; i < ops.size(); ++i) {
     const Op& op = ops[i];
@@ -516,7 +514,7 @@ void Emitter::plan_pinned() {
     // Inputs other than the first may not live in the register the result is written to
     // (emitters read them after writing the destination). The first one may: then it dies
     // here (its register is written by the store) and the op works in place.
-    auto in_r = [&](Temp t) { return t != kNoTemp && !ir_.is_const(t) && home_[t] == r; };
+    auto in_r = [&](Temp t) { return t != kNoTemp && !ir_->is_const(t) && home_[t] == r; };
     if (in_r(op.b) || in_r(op.c)) continue;
     home_[d] = static_cast<int8_t>(r);
   }
@@ -550,7 +548,7 @@ void Emitter::reload_pinned(uint32_t mask) {
 std::vector<std::pair<SyncEntry, Emitter::ValueLoc>> Emitter::capture_syncs(const Op& op) {
   std::vector<std::pair<SyncEntry, ValueLoc>> out;
   if (op.sync >= 0)
-    for (const SyncEntry& s : ir_.syncs[op.sync]) out.push_back({s, where(s.value)});
+    for (const SyncEntry& s : ir_->syncs[op.sync]) out.push_back({s, where(s.value)});
   return out;
 }
 
@@ -638,33 +636,67 @@ void Emitter::canonicalize_nan(const Xmm& x, bool f64) {
 
 // ---- the walk ---------------------------------------------------------------------------
 
-size_t Emitter::run() {
-  ts_.assign(ir_.temps.size(), TempState{});
+size_t Emitter::run(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_t cap,
+                    TbCodeInfo* info) {
+  ir_ = &ir;
+  ctx_ = &ctx;
+  info_ = info;
+  rt_ = ctx.buffer->runtime();
+  f_ = ctx.features;
+  pinned_ = ctx.buffer->pinned();
+  pin_ = pinned_ != nullptr;
+  gpr_order_.clear();
+  for (int r : kGprOrder) {
+    if (pin_ && is_pinned_reg(r)) continue;
+    gpr_order_.push_back(r);
+  }
+  // Xbyak first: it detaches the old labels, which then go without touching its tables.
+  reset();
+  colds_.clear();
+  label_pool_.clear();
+  labels_.clear();
+  sites_.clear();
+  free_slots_.clear();
+  goto_stub_[0] = goto_stub_[1] = nullptr;
+  locked_ = 0;
+  next_slot_ = 0;
+  pos_ = 0;
+  cur_pc_ = 0;
+  insn_count_ = 0;
+  tb_start_ = static_cast<size_t>(buf - getCode());
+  setSize(tb_start_);
+  const size_t size = emit_tb();
+  if (size > cap) throw Xbyak::Error(Xbyak::ERR_CODE_IS_TOO_BIG);
+  return size;
+}
+
+size_t Emitter::emit_tb() {
+  ts_.assign(ir_->temps.size(), TempState{});
   for (int& o : owner_) o = -1;
   compute_uses();
   plan_pinned();
-  labels_.resize(ir_.num_labels);
+  labels_.resize(ir_->num_labels);
 
   // Entry: leave at once when an exit was requested (this is what stops chained loops).
   cmp(byte[rip + const_cast<uint8_t*>(&rt_->exit_request)], 0);
   Xbyak::Label& interrupted = cold([this] {
-    store_env_imm64(offsetof(CpuState, pc), ctx_.tb_pc);
+    store_env_imm64(offsetof(CpuState, pc), ctx_->tb_pc);
     jmp_epilogue(static_cast<uint32_t>(ExitCode::kInterrupt));
   });
   jne(interrupted, T_NEAR);
-  if (ctx_.sample) {
+  if (ctx_->sample) {
     // Every sample_period-th TB entry goes back to the dispatcher, which counts the guest
     // registers of the TB (to choose the pinned ones).
     sub(dword[rip + &rt_->sample_countdown], 1);
     Xbyak::Label& sample = cold([this] {
-      store_env_imm64(offsetof(CpuState, pc), ctx_.tb_pc);
+      store_env_imm64(offsetof(CpuState, pc), ctx_->tb_pc);
       jmp_epilogue(static_cast<uint32_t>(ExitCode::kSample));
     });
     jz(sample, T_NEAR);
   }
 
-  for (pos_ = 0; pos_ < ir_.ops.size(); ++pos_) {
-    const Op& op = ir_.ops[pos_];
+  for (pos_ = 0; pos_ < ir_->ops.size(); ++pos_) {
+    const Op& op = ir_->ops[pos_];
     emit_op(op);
     end_op(op);
   }
@@ -675,15 +707,15 @@ size_t Emitter::run() {
   }
   for (const PendingSite& s : sites_) {
     info_->fault_sites.push_back({static_cast<uint32_t>(s.host_offset),
-                                  static_cast<uint32_t>(s.stub->getAddress() - getCode())});
+                                  static_cast<uint32_t>(s.stub->getAddress() - tb_code())});
   }
   std::sort(info_->fault_sites.begin(), info_->fault_sites.end(),
             [](const FaultSite& a, const FaultSite& b) { return a.host_offset < b.host_offset; });
   for (int slot = 0; slot < 2; ++slot) {
     if (info_->jmp_offset[slot] != ~0u)
-      info_->stub_offset[slot] = static_cast<uint32_t>(goto_stub_[slot]->getAddress() - getCode());
+      info_->stub_offset[slot] = static_cast<uint32_t>(goto_stub_[slot]->getAddress() - tb_code());
   }
-  return getSize();
+  return tb_size();
 }
 
 void Emitter::emit_op(const Op& op) {
@@ -763,14 +795,14 @@ void Emitter::emit_op(const Op& op) {
       break;
     case Opc::kLoad:
     case Opc::kStore:
-      ctx_.softmmu ? emit_memory_softmmu(op) : emit_memory(op);
+      ctx_->softmmu ? emit_memory_softmmu(op) : emit_memory(op);
       break;
     case Opc::kAmo:
-      ctx_.softmmu ? emit_atomic_softmmu(op) : emit_amo(op);
+      ctx_->softmmu ? emit_atomic_softmmu(op) : emit_amo(op);
       break;
     case Opc::kLr:
     case Opc::kSc:
-      ctx_.softmmu ? emit_atomic_softmmu(op) : emit_lr_sc(op);
+      ctx_->softmmu ? emit_atomic_softmmu(op) : emit_lr_sc(op);
       break;
     case Opc::kCall:
       emit_call(op);
@@ -828,14 +860,14 @@ void Emitter::emit_op(const Op& op) {
 
 void Emitter::emit_mov(const Op& op) {
   const bool x = is_xmm(op.d);
-  if (ir_.is_const(op.a) && !x) {
+  if (ir_->is_const(op.a) && !x) {
     int rd = def_reg(op.d);
-    mov_imm(gpr(rd), ir_.const_value(op.a));
+    mov_imm(gpr(rd), ir_->const_value(op.a));
     return;
   }
   int ra = in_reg(op.a);
   // A dying source: the value just changes owner (unless its register is pinned).
-  int rd = dies_here(op.a) && !ir_.is_const(op.a) ? def_reg(op.d, ra) : def_reg(op.d);
+  int rd = dies_here(op.a) && !ir_->is_const(op.a) ? def_reg(op.d, ra) : def_reg(op.d);
   if (rd == ra) return;
   if (x) {
     movaps(xmm(rd), xmm(ra));
@@ -896,8 +928,8 @@ void Emitter::emit_st_global(const Op& op) {
   const int pr = pinned_of(off);
   if (pr != kNoReg) {
     if (op.type == tcg::Type::kI64) {
-      if (ir_.is_const(op.a)) {
-        mov_imm(gpr(pr), ir_.const_value(op.a));
+      if (ir_->is_const(op.a)) {
+        mov_imm(gpr(pr), ir_->const_value(op.a));
         return;
       }
       int ra = in_reg(op.a);
@@ -907,7 +939,7 @@ void Emitter::emit_st_global(const Op& op) {
     // Another view of the field: merge through CpuState.
     spill_pinned(1u << pr);
   }
-  if (ir_.is_const(op.a)) {
+  if (ir_->is_const(op.a)) {
     write_sync_entry({off, op.type, op.a}, where(op.a));
     if (pr != kNoReg) reload_pinned(1u << pr);
     return;
@@ -962,7 +994,7 @@ void Emitter::emit_alu(const Op& op) {
   const bool commutative = op.opc == Opc::kAdd || op.opc == Opc::kMul || op.opc == Opc::kAnd ||
                            op.opc == Opc::kOr || op.opc == Opc::kXor || op.opc == Opc::kXnor;
   int32_t imm = 0;
-  if (commutative && ir_.is_const(a) && !ir_.is_const(b)) std::swap(a, b);
+  if (commutative && ir_->is_const(a) && !ir_->is_const(b)) std::swap(a, b);
   const bool bimm = imm_operand(b, t, &imm);
 
   int ra = in_reg(a);
@@ -987,9 +1019,9 @@ void Emitter::emit_alu(const Op& op) {
     return;
   }
   int rd;
-  if (dies_here(a) && !ir_.is_const(a)) {
+  if (dies_here(a) && !ir_->is_const(a)) {
     rd = def_reg(op.d, ra);
-  } else if (commutative && rb != kNoReg && dies_here(b) && !ir_.is_const(b) &&
+  } else if (commutative && rb != kNoReg && dies_here(b) && !ir_->is_const(b) &&
              home_[op.d] == kNoReg) {
     std::swap(ra, rb);
     rd = def_reg(op.d, ra);
@@ -1069,13 +1101,13 @@ void Emitter::emit_shift(const Op& op) {
   if (imm_operand(op.b, tcg::Type::kI64, &imm)) {
     const unsigned n = static_cast<unsigned>(imm) & mask;
     int ra = in_reg(op.a);
-    if (f_.bmi2 && (op.opc == Opc::kRotl || op.opc == Opc::kRotr)) {
+    if (f_->bmi2 && (op.opc == Opc::kRotl || op.opc == Opc::kRotr)) {
       int rd = def_reg(op.d, dies_here(op.a) ? ra : kNoReg);
       unsigned r = op.opc == Opc::kRotr ? n : ((mask + 1 - n) & mask);
       rorx(gpre(rd, t), gpre(ra, t), static_cast<uint8_t>(r));
       return;
     }
-    const int rd = dies_here(op.a) && !ir_.is_const(op.a) ? def_reg(op.d, ra) : def_reg(op.d);
+    const int rd = dies_here(op.a) && !ir_->is_const(op.a) ? def_reg(op.d, ra) : def_reg(op.d);
     if (rd != ra) mov(gprw(rd, t), gprw(ra, t));
     const Reg d = gprw(rd, t);
     switch (op.opc) {
@@ -1101,9 +1133,9 @@ void Emitter::emit_shift(const Op& op) {
   }
   int ra = in_reg(op.a);
   int rb = in_reg(op.b);
-  if (f_.bmi2 && (op.opc == Opc::kShl || op.opc == Opc::kShr || op.opc == Opc::kSar)) {
+  if (f_->bmi2 && (op.opc == Opc::kShl || op.opc == Opc::kShr || op.opc == Opc::kSar)) {
     int reuse = dies_here(op.a) ? ra : (dies_here(op.b) ? rb : kNoReg);
-    if (reuse != kNoReg && ir_.is_const(static_cast<Temp>(owner_[reuse]))) reuse = kNoReg;
+    if (reuse != kNoReg && ir_->is_const(static_cast<Temp>(owner_[reuse]))) reuse = kNoReg;
     int rd = def_reg(op.d, reuse);
     const Xbyak::Reg32e d = gpre(rd, t), s = gpre(ra, t), c = gpre(rb, t);
     switch (op.opc) {
@@ -1120,7 +1152,7 @@ void Emitter::emit_shift(const Op& op) {
     return;
   }
   mov(ecx, Reg32(rb));
-  const int rd = dies_here(op.a) && !ir_.is_const(op.a) ? def_reg(op.d, ra) : def_reg(op.d);
+  const int rd = dies_here(op.a) && !ir_->is_const(op.a) ? def_reg(op.d, ra) : def_reg(op.d);
   if (rd != ra) mov(gprw(rd, t), gprw(ra, t));
   const Reg d = gprw(rd, t);
   switch (op.opc) {
@@ -1147,7 +1179,7 @@ void Emitter::emit_shift(const Op& op) {
 void Emitter::emit_unary(const Op& op) {
   const tcg::Type t = op.type;
   int ra = in_reg(op.a);
-  const bool reuse = dies_here(op.a) && !ir_.is_const(op.a);
+  const bool reuse = dies_here(op.a) && !ir_->is_const(op.a);
   int rd = def_reg(op.d, reuse ? ra : kNoReg);
   const Reg64 d = gpr(rd), s = gpr(ra);
   switch (op.opc) {
@@ -1285,7 +1317,7 @@ void Emitter::emit_minmax(const Op& op) {
 
 void Emitter::cmp_operands(Temp a, Temp b, tcg::Type type, Cond* cond) {
   int32_t imm = 0;
-  if (ir_.is_const(a) && !ir_.is_const(b)) {
+  if (ir_->is_const(a) && !ir_->is_const(b)) {
     std::swap(a, b);
     *cond = swap_operands(*cond);
   }
@@ -1345,11 +1377,11 @@ void Emitter::emit_bitcount(const Op& op) {
   const tcg::Type t = op.type;
   const unsigned width = t == tcg::Type::kI64 ? 64 : 32;
   int ra = in_reg(op.a);
-  int rd = def_reg(op.d, dies_here(op.a) && !ir_.is_const(op.a) ? ra : kNoReg);
+  int rd = def_reg(op.d, dies_here(op.a) && !ir_->is_const(op.a) ? ra : kNoReg);
   const Reg D = gprw(rd, t), A = gprw(ra, t), ax = gprw(0, t), cx = gprw(1, t);
   switch (op.opc) {
     case Opc::kClz:
-      if (f_.lzcnt) {
+      if (f_->lzcnt) {
         lzcnt(D, A);
       } else {
         bsr(ax, A);
@@ -1360,7 +1392,7 @@ void Emitter::emit_bitcount(const Op& op) {
       }
       break;
     case Opc::kCtz:
-      if (f_.bmi1) {
+      if (f_->bmi1) {
         tzcnt(D, A);
       } else {
         bsf(ax, A);
@@ -1370,7 +1402,7 @@ void Emitter::emit_bitcount(const Op& op) {
       }
       break;
     default:
-      if (f_.popcnt) {
+      if (f_->popcnt) {
         popcnt(D, A);
       } else {
         // Bit-slice population count in rax with rcx/rdx as temporaries.
@@ -1401,8 +1433,8 @@ void Emitter::emit_bitcount(const Op& op) {
 }
 
 int Emitter::address_reg(const Op& op) {
-  if (ir_.is_const(op.a)) {
-    mov_imm(rcx, ir_.const_value(op.a) + static_cast<uint64_t>(op.imm));
+  if (ir_->is_const(op.a)) {
+    mov_imm(rcx, ir_->const_value(op.a) + static_cast<uint64_t>(op.imm));
     return 1;
   }
   int ra = in_reg(op.a);
@@ -1437,7 +1469,7 @@ void Emitter::emit_memory(const Op& op) {
   Xbyak::Label& stub = emit_fault_stub(ar, kind, std::move(syncs));
   const Reg64 A = gpr(ar);
   bounds_check(A, stub);
-  sites_.push_back({getSize(), &stub});
+  sites_.push_back({tb_size(), &stub});
   const unsigned size = memop_size(op.aux);
   if (is_load) {
     if (is_float_type(op.type)) {
@@ -1529,7 +1561,7 @@ void Emitter::emit_memory_softmmu(const Op& op) {
   const Reg64 A = gpr(ar);
   const unsigned size = memop_size(op.aux);
   const int table =
-      static_cast<int>((ctx_.tb_flags & tb_flags::kDataContextMask)) * kTlbContextStride;
+      static_cast<int>((ctx_->tb_flags & tb_flags::kDataContextMask)) * kTlbContextStride;
   const int tag = table + static_cast<int>(offsetof(SoftTlbEntry, tag)) + (is_load ? 0 : 8);
   const int addend = table + static_cast<int>(offsetof(SoftTlbEntry, addend));
   static_assert(sizeof(SoftTlbEntry) == 32);
@@ -1538,7 +1570,7 @@ void Emitter::emit_memory_softmmu(const Op& op) {
   const bool is_fp = is_float_type(op.type);
   const uint8_t memop = op.aux;
   const void* helper =
-      reinterpret_cast<const void*>(is_load ? ctx_.softmmu->load : ctx_.softmmu->store);
+      reinterpret_cast<const void*>(is_load ? ctx_->softmmu->load : ctx_->softmmu->store);
   Xbyak::Label& slow =
       cold([this, A, rv, rd, vimm, imm, is_load, is_fp, memop, helper, &stub, &done] {
         mov(qword[rsp + kFrameScratch], A);
@@ -1553,7 +1585,7 @@ void Emitter::emit_memory_softmmu(const Op& op) {
           }
         }
         mov(rax, reinterpret_cast<uint64_t>(helper));
-        call(reinterpret_cast<const void*>(ctx_.buffer->save_all_thunk()));
+        call(reinterpret_cast<const void*>(ctx_->buffer->save_all_thunk()));
         cmp(dword[kEnv + offsetof(CpuState, mem_fault)], 0);
         jne(stub, T_NEAR);
         if (is_load) {
@@ -1662,8 +1694,8 @@ void Emitter::emit_atomic_softmmu(const Op& op) {
   }
   mov(qword[rsp + kFrameScratch + 16],
       static_cast<int32_t>(atomic_desc(static_cast<uint32_t>(op.opc), op.aux, op.aux2)));
-  mov(rax, reinterpret_cast<uint64_t>(ctx_.softmmu->atomic));
-  call(reinterpret_cast<const void*>(ctx_.buffer->save_all_thunk()));
+  mov(rax, reinterpret_cast<uint64_t>(ctx_->softmmu->atomic));
+  call(reinterpret_cast<const void*>(ctx_->buffer->save_all_thunk()));
   mov(ecx, dword[kEnv + offsetof(CpuState, mem_fault)]);
   cmp(ecx, kMemFaultMisaligned);
   je(misaligned, T_NEAR);
@@ -1692,7 +1724,7 @@ void Emitter::emit_amo(const Op& op) {
   const auto kind = static_cast<AmoKind>(op.aux2);
   if (kind == AmoKind::kSwap || kind == AmoKind::kAdd) {
     mov(ax, V);
-    sites_.push_back({getSize(), &fault});
+    sites_.push_back({tb_size(), &fault});
     if (kind == AmoKind::kSwap) {
       xchg(mem, ax);
     } else {
@@ -1700,7 +1732,7 @@ void Emitter::emit_amo(const Op& op) {
       xadd(mem, ax);
     }
   } else {
-    sites_.push_back({getSize(), &fault});
+    sites_.push_back({tb_size(), &fault});
     mov(ax, mem);
     Xbyak::Label retry;
     L(retry);
@@ -1732,7 +1764,7 @@ void Emitter::emit_amo(const Op& op) {
         cmovb(dx, V);
         break;
     }
-    sites_.push_back({getSize(), &fault});
+    sites_.push_back({tb_size(), &fault});
     lock();
     cmpxchg(mem, dx);
     jne(retry);
@@ -1763,7 +1795,7 @@ void Emitter::emit_lr_sc(const Op& op) {
     test(A.cvt32(), size - 1);
     jnz(misaligned, T_NEAR);
     bounds_check(A, fault);
-    sites_.push_back({getSize(), &fault});
+    sites_.push_back({tb_size(), &fault});
     if (word) {
       movsxd(rax, dword[kGuestBase + A]);
     } else {
@@ -1794,7 +1826,7 @@ void Emitter::emit_lr_sc(const Op& op) {
     cmp(rcx, rax);
     jne(fail, T_NEAR);
   }
-  sites_.push_back({getSize(), &fault});
+  sites_.push_back({tb_size(), &fault});
   lock();
   if (word) {
     cmpxchg(dword[kGuestBase + A], gpr(rv).cvt32());
@@ -1814,7 +1846,7 @@ void Emitter::emit_call(const Op& op) {
   const Temp args[3] = {op.a, op.b, op.c};
   for (int i = 0; i < 3; ++i) {
     Temp t = args[i];
-    if (t == kNoTemp || ir_.is_const(t)) continue;
+    if (t == kNoTemp || ir_->is_const(t)) continue;
     int r = in_reg(t);
     if (r >= kXmmBase) {
       movsd(qword[rsp + kFrameScratch + 8 * i], xmm(r));
@@ -1827,7 +1859,7 @@ void Emitter::emit_call(const Op& op) {
     if (owner_[r] < 0) continue;
     if (r < kXmmBase && !(kCallerSavedGprs & (1u << r))) continue;
     Temp t = static_cast<Temp>(owner_[r]);
-    if (!ir_.is_const(t) && !ts_[t].in_mem && next_use(t) != kInf) store_to_slot(t);
+    if (!ir_->is_const(t) && !ts_[t].in_mem && next_use(t) != kInf) store_to_slot(t);
   }
   drop_regs(kCallerSavedGprs, true);
   locked_ = 0;
@@ -1842,8 +1874,8 @@ void Emitter::emit_call(const Op& op) {
     Temp t = args[i];
     if (t == kNoTemp) continue;
     const Reg64 r = kArgRegs[n++];
-    if (ir_.is_const(t)) {
-      mov_imm(r, ir_.const_value(t));
+    if (ir_->is_const(t)) {
+      mov_imm(r, ir_->const_value(t));
     } else {
       mov(r, qword[rsp + kFrameScratch + 8 * i]);
     }
@@ -1867,7 +1899,7 @@ void Emitter::emit_brcond(const Op& op) {
   Cond c = static_cast<Cond>(op.aux);
   // Load operands, then make every live value memory-resident (the label expects that), then
   // compare: the stores do not disturb the flags but keep cmp+jcc adjacent for fusion.
-  if (!ir_.is_const(op.a)) in_reg(op.a);
+  if (!ir_->is_const(op.a)) in_reg(op.a);
   int32_t imm = 0;
   if (!imm_operand(op.b, op.type, &imm)) in_reg(op.b);
   sync_live();
@@ -1913,10 +1945,10 @@ void Emitter::emit_goto_tb(const Op& op) {
   add_instret(insn_count_);
   // The rel32 of the jump must be 4-byte aligned so that patching it is a single store.
   while ((reinterpret_cast<uintptr_t>(getCurr()) + 1) % 4 != 0) nop();
-  info_->jmp_offset[slot] = static_cast<uint32_t>(getSize());
+  info_->jmp_offset[slot] = static_cast<uint32_t>(tb_size());
   Xbyak::Label& stub = cold([this, slot, target] {
     store_env_imm64(offsetof(CpuState, pc), target);
-    mov(rdx, static_cast<uint64_t>(ctx_.tb_cookie | slot));
+    mov(rdx, static_cast<uint64_t>(ctx_->tb_cookie | slot));
     jmp_epilogue(static_cast<uint32_t>(ExitCode::kChain));
   });
   jmp(stub, T_NEAR);
@@ -1924,8 +1956,8 @@ void Emitter::emit_goto_tb(const Op& op) {
 }
 
 void Emitter::emit_exit_indirect(const Op& op) {
-  if (ir_.is_const(op.a)) {
-    mov_imm(rax, ir_.const_value(op.a));
+  if (ir_->is_const(op.a)) {
+    mov_imm(rax, ir_->const_value(op.a));
   } else {
     mov(rax, gpr(in_reg(op.a)));
   }
@@ -1934,9 +1966,9 @@ void Emitter::emit_exit_indirect(const Op& op) {
   and_(ecx, (kJumpCacheSize - 1) << 1);
   lea(rdx, ptr[rip + rt_->jump_cache]);
   Xbyak::Label miss;
-  if (ctx_.tb_flags) {
+  if (ctx_->tb_flags) {
     lea(rdx, ptr[rdx + rcx * 8]);
-    mov(rcx, static_cast<uint64_t>(ctx_.tb_flags) << 56);
+    mov(rcx, static_cast<uint64_t>(ctx_->tb_flags) << 56);
     xor_(rcx, rax);
     cmp(qword[rdx], rcx);
     jne(miss, T_NEAR);
@@ -1954,8 +1986,8 @@ void Emitter::emit_exit_indirect(const Op& op) {
 void Emitter::emit_exit(const Op& op) {
   const uint32_t code = op.aux;
   if (op.a != kNoTemp) {
-    if (ir_.is_const(op.a)) {
-      mov_imm(rdx, ir_.const_value(op.a));
+    if (ir_->is_const(op.a)) {
+      mov_imm(rdx, ir_->const_value(op.a));
     } else {
       mov(rdx, gpr(in_reg(op.a)));
     }
@@ -1971,7 +2003,7 @@ void Emitter::emit_fbinop(const Op& op) {
   const bool d64 = op.type == tcg::Type::kF64;
   int ra = in_reg(op.a);
   if (op.opc == Opc::kFSqrt) {
-    int rd = def_reg(op.d, dies_here(op.a) && !ir_.is_const(op.a) ? ra : kNoReg);
+    int rd = def_reg(op.d, dies_here(op.a) && !ir_->is_const(op.a) ? ra : kNoReg);
     if (d64) {
       sqrtsd(xmm(rd), xmm(ra));
     } else {
@@ -1982,12 +2014,12 @@ void Emitter::emit_fbinop(const Op& op) {
   }
   int rb = in_reg(op.b);
   int rd;
-  if (dies_here(op.a) && !ir_.is_const(op.a) && op.a != op.b) {
+  if (dies_here(op.a) && !ir_->is_const(op.a) && op.a != op.b) {
     rd = def_reg(op.d, ra);
   } else {
     rd = def_reg(op.d);
   }
-  if (f_.avx) {
+  if (f_->avx) {
     const Xmm d = xmm(rd), a = xmm(ra), b = xmm(rb);
     switch (op.opc) {
       case Opc::kFAdd:
@@ -2126,7 +2158,7 @@ void Emitter::emit_fcvt_fi(const Op& op) {
       mov(dword[rsp + kFrameScratch + 4], 0);
     }
     mov(rax, reinterpret_cast<uint64_t>(helper));
-    call(reinterpret_cast<const void*>(ctx_.buffer->save_all_thunk()));
+    call(reinterpret_cast<const void*>(ctx_->buffer->save_all_thunk()));
     mov(D, rax);
     jmp(done, T_NEAR);
   });
@@ -2210,16 +2242,29 @@ void Emitter::emit_bitcast(const Op& op) {
   }
 }
 
-}  // namespace
+}  // namespace detail
 
-size_t generate_x86(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_t cap,
-                    TbCodeInfo* info) {
+X86Backend::X86Backend() = default;
+X86Backend::~X86Backend() = default;
+
+size_t X86Backend::generate(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_t cap,
+                            TbCodeInfo* info) {
+  uint8_t* const base = ctx.buffer->base();
+  if (!emitter_ || emitter_base_ != base) {
+    emitter_ = std::make_unique<detail::Emitter>(base, ctx.buffer->capacity());
+    emitter_base_ = base;
+  }
   try {
-    Emitter e(ir, ctx, buf, cap, info);
-    return e.run();
+    return emitter_->run(ir, ctx, buf, cap, info);
   } catch (const Xbyak::Error& err) {
     throw BackendOverflow(err.what());
   }
+}
+
+size_t generate_x86(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_t cap,
+                    TbCodeInfo* info) {
+  X86Backend backend;
+  return backend.generate(ir, ctx, buf, cap, info);
 }
 
 }  // namespace tandem::tcg

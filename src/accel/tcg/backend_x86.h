@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -62,7 +63,29 @@ inline uint64_t jump_cache_key(uint64_t pc, uint32_t flags) {
   return pc ^ (static_cast<uint64_t>(flags) << 56);
 }
 
-// Generates host code for `ir` at `buf` (capacity `cap`). Returns the size in bytes.
+namespace detail {
+class Emitter;
+}
+
+// The back end of one translator: generates host code for IR blocks inside ctx.buffer, keeping
+// its working memory (the emitter, Xbyak's label tables) from one block to the next.
+class X86Backend {
+ public:
+  X86Backend();
+  ~X86Backend();
+  X86Backend(const X86Backend&) = delete;
+  X86Backend& operator=(const X86Backend&) = delete;
+  // Generates host code for `ir` at `buf` (inside ctx.buffer, at most `cap` bytes). Returns the
+  // size in bytes; throws BackendOverflow when it does not fit or runs out of registers.
+  size_t generate(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_t cap,
+                  TbCodeInfo* info);
+
+ private:
+  std::unique_ptr<detail::Emitter> emitter_;
+  const uint8_t* emitter_base_ = nullptr;
+};
+
+// One block with a back end of its own (tests).
 size_t generate_x86(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_t cap,
                     TbCodeInfo* info);
 

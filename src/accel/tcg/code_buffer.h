@@ -84,6 +84,8 @@ class CodeBuffer {
   const uint8_t* save_all_thunk() const { return thunk_; }
 
   uint8_t* cur() const { return map_.data() + used_; }
+  uint8_t* base() const { return map_.data(); }
+  size_t capacity() const { return map_.size(); }
   size_t remaining() const { return map_.size() - used_; }
   void commit(size_t n) { used_ += (n + 15) & ~size_t{15}; }
   // Drops all translated code (the runtime stays). The jump cache is cleared.

@@ -219,8 +219,8 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
                        .softmmu = sys_ ? &sys_->helpers() : nullptr,
                        .tb_flags = flags_};
     try {
-      tb.size =
-          static_cast<uint32_t>(generate_x86(ir_, ctx, tb.code, buffer_.remaining(), &tb.info));
+      tb.size = static_cast<uint32_t>(
+          backend_.generate(ir_, ctx, tb.code, buffer_.remaining(), &tb.info));
     } catch (const BackendOverflow& e) {
       tbs_.pop_back();
       if (std::string_view(e.what()).find("spill") != std::string_view::npos ||

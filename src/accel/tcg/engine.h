@@ -127,6 +127,7 @@ class TcgEngine : public riscv::ExecutionEngine {
   riscv::TraceOptions trace_;
   TcgOptions opts_;
   CodeBuffer buffer_;
+  X86Backend backend_;  // after buffer_: it works inside it
   std::deque<Tb> tbs_;  // in code-address order since the last flush
   TbTable<Tb> map_;
   // guest page (physical in full-system mode) -> TBs with code there

@@ -245,7 +245,7 @@ int Qcow2Image::apply_frees() {
   std::vector<std::pair<uint64_t, uint64_t>> holes;
   for (const auto& [offset, length] : frees) {
     for (uint64_t c = offset >> cb; c <= (offset + length - 1) >> cb; ++c) {
-      uint64_t value;
+      uint64_t value = 0;
       // A failure marks the image corrupt (logged); the other frees still happen.
       if (update_refcount(c, -1, &value) < 0 || value != 0) continue;
       if (!holes.empty() && holes.back().first + holes.back().second == c * cs) {
