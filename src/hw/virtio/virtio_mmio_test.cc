@@ -26,9 +26,8 @@ constexpr uint64_t kVersion1 = feature_bit(kFeatureVersion1);
 constexpr uint64_t kEventIdx = feature_bit(kFeatureEventIdx);
 constexpr uint64_t kIndirect = feature_bit(kFeatureIndirectDesc);
 
-// Pops every request and keeps it, so tests can complete them later, in any order, the way a
-// block device with io_uring does.
-class HoldingDevice final : public VirtioDevice {
+// A block-type device with one queue of 16 and an empty config space.
+class OneQueueDevice : public VirtioDevice {
  public:
   uint32_t device_id() const override { return kDeviceIdBlock; }
   uint64_t device_features() const override { return 0; }
@@ -37,6 +36,12 @@ class HoldingDevice final : public VirtioDevice {
   void read_config(uint64_t, std::span<uint8_t> data) override {
     std::fill(data.begin(), data.end(), 0);
   }
+};
+
+// Pops every request and keeps it, so tests can complete them later, in any order, the way a
+// block device with io_uring does.
+class HoldingDevice final : public OneQueueDevice {
+ public:
   void process_queue(Virtqueue& queue) override {
     while (auto r = queue.pop()) held.push_back(std::move(*r));
   }
@@ -48,15 +53,8 @@ class HoldingDevice final : public VirtioDevice {
 };
 
 // Answers every request at once and lets the I/O thread poll its queue.
-class PolledDevice final : public VirtioDevice {
+class PolledDevice final : public OneQueueDevice {
  public:
-  uint32_t device_id() const override { return kDeviceIdBlock; }
-  uint64_t device_features() const override { return 0; }
-  uint16_t num_queues() const override { return 1; }
-  uint16_t queue_num_max(uint16_t) const override { return 16; }
-  void read_config(uint64_t, std::span<uint8_t> data) override {
-    std::fill(data.begin(), data.end(), 0);
-  }
   void process_queue(Virtqueue& queue) override {
     do {
       queue.disable_notifications();
