@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,7 +31,7 @@ void close_all_but(int a, int b) {
   sigprocmask(SIG_BLOCK, &all, nullptr);
   prctl(PR_SET_NAME, "tandem-teardown", 0, 0, 0);
   close_all_but(std::min(vm_fd, parent_alive_fd), std::max(vm_fd, parent_alive_fd));
-  // The write end lives in Tandem only: end of file means it has exited.
+  // The write end lives in Tandem only: end of file means it is done with the VM.
   char c;
   while (::read(parent_alive_fd, &c, 1) < 0 && errno == EINTR) {
   }
@@ -39,22 +40,33 @@ void close_all_but(int a, int b) {
 
 }  // namespace
 
-void start_async_teardown(int vm_fd) {
+UniqueFd start_async_teardown(int vm_fd) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) < 0) {
     TLOG_WARN("async teardown off: pipe: {}", std::strerror(errno));
-    return;
+    return UniqueFd();
   }
-  pid_t pid = ::fork();
-  if (pid < 0) {
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  pid_t child = ::fork();
+  if (child < 0) {
     TLOG_WARN("async teardown off: fork: {}", std::strerror(errno));
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return;
+    return UniqueFd();
   }
-  if (pid == 0) teardown_child(vm_fd, fds[0]);
-  ::close(fds[0]);
-  // fds[1] stays open until Tandem exits (close-on-exec keeps it out of anything it runs).
+  if (child == 0) {
+    // The teardown process is a grandchild, so that init reaps it, not Tandem.
+    // _Fork: no atfork handlers, safe in the child of a process with threads.
+    pid_t grandchild = ::_Fork();
+    if (grandchild == 0) teardown_child(vm_fd, read_end.get());
+    _exit(grandchild < 0 ? 1 : 0);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    TLOG_WARN("async teardown off: the teardown process did not start");
+    return UniqueFd();
+  }
+  return write_end;  // the read end closes here: only the teardown process keeps one
 }
 
 }  // namespace tandem::kvm

@@ -37,7 +37,7 @@ X86Machine::X86Machine(const MachineConfig& config)
       vm_(sys_),
       runner_(pio_, mmio_, /*irqchip=*/true) {
   // Before guest RAM exists, so that the teardown process shares none of it.
-  if (config_.async_teardown) kvm::start_async_teardown(vm_.fd());
+  if (config_.async_teardown) teardown_ = kvm::start_async_teardown(vm_.fd());
   // KVM's private pages first (Intel needs them before the first vCPU), then the irqchip, which
   // must exist before vCPUs are created so that they get in-kernel LAPICs.
   add_ram_regions(ram_, layout_);

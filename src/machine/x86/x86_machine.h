@@ -13,6 +13,7 @@
 #include "accel/kvm/kvm_vm.h"
 #include "accel/kvm/vm_runner.h"
 #include "base/event_loop.h"
+#include "base/unique_fd.h"
 #include "machine/machine_config.h"
 #include "machine/x86/x86_memory_map.h"
 #include "memory/guest_ram.h"
@@ -55,6 +56,9 @@ class X86Machine {
   kvm::KvmSystem sys_;
   RamLayout layout_;
   GuestRam ram_;
+  // Declared before vm_, so closed after it: then the teardown process drops the last
+  // reference to the VM (kvm/async_teardown.h).
+  UniqueFd teardown_;
   kvm::KvmVm vm_;
   IoThread io_;
   // Before the buses: mmio_ holds the virtio transports, whose devices use what this owns; the
