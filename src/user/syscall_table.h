@@ -60,6 +60,8 @@ struct SyscallInfo {
   X(98, futex, "pdxppx")            \
   X(99, set_robust_list, "pd")      \
   X(101, nanosleep, "pp")           \
+  X(102, getitimer, "dp")           \
+  X(103, setitimer, "dpp")          \
   X(113, clock_gettime, "dp")       \
   X(114, clock_getres, "dp")        \
   X(115, clock_nanosleep, "dxpp")   \
@@ -70,8 +72,11 @@ struct SyscallInfo {
   X(130, tkill, "dd")               \
   X(131, tgkill, "ddd")             \
   X(132, sigaltstack, "pp")         \
+  X(133, rt_sigsuspend, "pd")       \
   X(134, rt_sigaction, "dppd")      \
   X(135, rt_sigprocmask, "dppd")    \
+  X(136, rt_sigpending, "pd")       \
+  X(137, rt_sigtimedwait, "pppd")   \
   X(139, rt_sigreturn, "")          \
   X(153, times, "p")                \
   X(154, setpgid, "dd")             \

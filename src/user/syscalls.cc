@@ -157,7 +157,9 @@ class Syscalls {
   int64_t sys_futex(uint64_t uaddr, int op, uint32_t val, uint64_t timeout);
   int64_t sys_rt_sigaction(int sig, uint64_t act, uint64_t oact, uint64_t size);
   int64_t sys_rt_sigprocmask(int how, uint64_t set, uint64_t oset, uint64_t size);
-  int64_t sys_kill_self(int sig);
+  int64_t sys_kill_self(int sig, int code);
+  int64_t sys_rt_sigtimedwait(uint64_t set, uint64_t info, uint64_t timeout, uint64_t size);
+  int64_t sys_sleep(clockid_t clock, int flags, const timespec* req, timespec* rem);
   int64_t sys_readlinkat(int dirfd, uint64_t path_addr, uint64_t buf_addr, uint64_t size);
 
   UserProcess& p_;
@@ -386,7 +388,11 @@ int64_t Syscalls::sys_futex(uint64_t uaddr, int op, uint32_t val, uint64_t timeo
             ::clock_nanosleep(clock, cmd == FUTEX_WAIT_BITSET ? TIMER_ABSTIME : 0, ts, nullptr);
         return r == 0 ? -ETIMEDOUT : -r;
       }
-      for (;;) ::pause();
+      // ...or a signal that interrupts (the run loop restarts the wait under SA_RESTART).
+      for (;;) {
+        ::pause();
+        if (signal_interrupts(p_)) return -EINTR;
+      }
     }
     case FUTEX_WAKE:
     case FUTEX_WAKE_BITSET:
@@ -407,9 +413,8 @@ int64_t Syscalls::sys_rt_sigaction(int sig, uint64_t act, uint64_t oact, uint64_
   if (oact && !(o = static_cast<uint64_t*>(out(oact, 24)))) return -EFAULT;
   if (act && !(n = static_cast<const uint64_t*>(in(act, 24)))) return -EFAULT;
   if (n && (sig == SIGKILL || sig == SIGSTOP)) return -EINVAL;
-  GuestSignals::Action& a = p_.signals.actions[sig];
-  const GuestSignals::Action old = a;
-  if (n) a = {n[0], n[1], n[2]};
+  const GuestSignals::Action old = p_.signals.actions[sig];
+  if (n) set_guest_action(p_, sig, {n[0], n[1], n[2]});
   if (o) {
     o[0] = old.handler;
     o[1] = old.flags;
@@ -446,11 +451,44 @@ int64_t Syscalls::sys_rt_sigprocmask(int how, uint64_t set, uint64_t oset, uint6
   return 0;
 }
 
-int64_t Syscalls::sys_kill_self(int sig) {
+int64_t Syscalls::sys_kill_self(int sig, int code) {
   if (sig < 0 || sig > 64) return -EINVAL;
   if (sig == 0) return 0;
-  deliver_signal(p_, sig, false);
+  send_signal_to_self(p_, sig, code);  // delivered when this call returns
   return 0;
+}
+
+int64_t Syscalls::sys_rt_sigtimedwait(uint64_t set_addr, uint64_t info_addr, uint64_t timeout,
+                                      uint64_t size) {
+  if (size != 8) return -EINVAL;
+  const auto* set = static_cast<const uint64_t*>(in(set_addr, 8));
+  bool bad = false;
+  auto* info = opt<GuestSiginfo>(info_addr, Access::kWrite, bad);
+  auto* ts = opt<timespec>(timeout, Access::kRead, bad);
+  if (!set || bad) return -EFAULT;
+  timespec left{};
+  if (ts) {
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) return -EINVAL;
+    left = *ts;
+  }
+  GuestSiginfo got{};
+  const int64_t r = sigtimedwait_guest(p_, *set, &got, ts ? &left : nullptr);
+  if (r > 0 && info) *info = got;
+  return r;
+}
+
+int64_t Syscalls::sys_sleep(clockid_t clock, int flags, const timespec* req, timespec* rem) {
+  // Signals the guest ignores interrupt the host sleep too: sleep on for the time left.
+  timespec want = *req, left{};
+  for (;;) {
+    const int r = ::clock_nanosleep(clock, flags, &want, &left);
+    if (r != EINTR) return -r;
+    if (signal_interrupts(p_)) {
+      if (rem && !(flags & TIMER_ABSTIME)) *rem = left;
+      return -EINTR;
+    }
+    if (!(flags & TIMER_ABSTIME)) want = left;
+  }
 }
 
 int64_t Syscalls::sys_readlinkat(int dirfd, uint64_t path_addr, uint64_t buf_addr, uint64_t size) {
@@ -661,7 +699,7 @@ int64_t Syscalls::dispatch(int nr, const uint64_t a[6]) {
       bool bad = false;
       auto* rem = opt<timespec>(a[1], Access::kWrite, bad);
       if (!req || bad) return -EFAULT;
-      return host_result(::nanosleep(static_cast<const timespec*>(req), rem));
+      return sys_sleep(CLOCK_MONOTONIC, 0, static_cast<const timespec*>(req), rem);
     }
     case kSys_clock_gettime:
     case kSys_clock_getres: {
@@ -676,8 +714,7 @@ int64_t Syscalls::dispatch(int nr, const uint64_t a[6]) {
       bool bad = false;
       auto* rem = opt<timespec>(a[3], Access::kWrite, bad);
       if (!req || bad) return -EFAULT;
-      const int r = ::clock_nanosleep(fd, i1, static_cast<const timespec*>(req), rem);
-      return -r;
+      return sys_sleep(fd, i1, static_cast<const timespec*>(req), rem);
     }
     case kSys_sched_setaffinity:
     case kSys_sched_getaffinity: {
@@ -690,29 +727,62 @@ int64_t Syscalls::dispatch(int nr, const uint64_t a[6]) {
     case kSys_sched_yield:
       return host_result(::sched_yield());
     case kSys_kill:
-      if (fd == ::getpid() || fd == 0) return sys_kill_self(i1);
+      if (fd == ::getpid() || fd == 0) return sys_kill_self(i1, SI_USER);
       return host_result(::kill(fd, i1));
     case kSys_tkill:
-      if (fd == ::syscall(SYS_gettid)) return sys_kill_self(i1);
+      if (fd == ::syscall(SYS_gettid)) return sys_kill_self(i1, SI_TKILL);
       return -ESRCH;
     case kSys_tgkill:
-      if (fd == ::getpid() && i1 == ::syscall(SYS_gettid)) return sys_kill_self(i2);
+      if (fd == ::getpid() && i1 == ::syscall(SYS_gettid)) return sys_kill_self(i2, SI_TKILL);
       return -ESRCH;
     case kSys_sigaltstack: {
       bool bad = false;
-      auto* ss = opt<uint64_t[3]>(a[0], Access::kRead, bad);
-      auto* old = opt<uint64_t[3]>(a[1], Access::kWrite, bad);
+      auto* ss = opt<GuestStack>(a[0], Access::kRead, bad);
+      auto* old = opt<GuestStack>(a[1], Access::kWrite, bad);
       if (bad) return -EFAULT;
-      if (old) std::memcpy(old, p_.signals.altstack, 24);
-      if (ss) std::memcpy(p_.signals.altstack, ss, 24);
+      GuestStack new_ss{}, old_ss{};
+      if (ss) std::memcpy(&new_ss, ss, sizeof new_ss);
+      const int64_t r =
+          sigaltstack_guest(p_, ss ? &new_ss : nullptr, old ? &old_ss : nullptr, p_.cpu->x[2]);
+      if (old) std::memcpy(old, &old_ss, sizeof old_ss);
+      return r;
+    }
+    case kSys_rt_sigsuspend: {
+      if (a[1] != 8) return -EINVAL;
+      const auto* mask = static_cast<const uint64_t*>(in(a[0], 8));
+      if (!mask) return -EFAULT;
+      return sigsuspend_guest(p_, *mask);
+    }
+    case kSys_rt_sigpending: {
+      if (a[1] > 8) return -EINVAL;
+      void* h = out(a[0], a[1]);
+      if (!h) return -EFAULT;
+      signal_interrupts(p_);  // collects host signals that arrived
+      const uint64_t set = p_.signals.pending & p_.signals.blocked;
+      std::memcpy(h, &set, a[1]);
       return 0;
+    }
+    case kSys_rt_sigtimedwait:
+      return sys_rt_sigtimedwait(a[0], a[1], a[2], a[3]);
+    case kSys_getitimer: {
+      void* h = out(a[1], 32);  // struct itimerval: two struct timeval, same on both ABIs
+      if (!h) return -EFAULT;
+      return host_result(::syscall(SYS_getitimer, fd, h));
+    }
+    case kSys_setitimer: {
+      const void* n = in(a[1], 32);
+      bool bad = false;
+      auto* o = opt<uint64_t[4]>(a[2], Access::kWrite, bad);
+      if (!n || bad) return -EFAULT;
+      return host_result(::syscall(SYS_setitimer, fd, n, o));
     }
     case kSys_rt_sigaction:
       return sys_rt_sigaction(fd, a[1], a[2], a[3]);
     case kSys_rt_sigprocmask:
       return sys_rt_sigprocmask(fd, a[1], a[2], a[3]);
     case kSys_rt_sigreturn:
-      return -ENOSYS;  // no signal frames are ever built
+      do_rt_sigreturn(p_);  // normally the run loop calls it, as it must not write a0
+      return static_cast<int64_t>(p_.cpu->x[10]);
     case kSys_times: {
       bool bad = false;
       auto* t = opt<uint64_t[4]>(a[0], Access::kWrite, bad);  // struct tms: 4 longs

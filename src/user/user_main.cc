@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "user/address_space.h"
 #include "user/elf_loader.h"
 #include "user/process.h"
+#include "user/syscall_table.h"
 
 extern char** environ;
 
@@ -175,32 +177,49 @@ int run(int argc, char** argv, const EngineFactory* translator) {
   p.exe_path = ::realpath(path.c_str(), real) ? real : path;
   p.strace = o.strace;
   p.log = log;
+  init_signals(p, p.mmap_top);
 
   for (;;) {
+    // Signals are taken at instruction boundaries: after a system call (which may have sent
+    // one, unblocked one, or been interrupted by one) and whenever the engine stops.
+    deliver_pending_signals(p);
     const riscv::ExitInfo e = engine->run(cpu);
     switch (e.kind) {
-      case riscv::ExitKind::kEcall:
+      case riscv::ExitKind::kEcall: {
+        ++cpu.instret;
+        if (cpu.x[17] == kSys_rt_sigreturn) {
+          do_rt_sigreturn(p);  // sets every register, pc included
+          break;
+        }
+        const uint64_t orig_a0 = cpu.x[10];
         do_syscall(p);
         cpu.pc += 4;
-        ++cpu.instret;
+        if (static_cast<int64_t>(cpu.x[10]) == -EINTR) {
+          p.signals.interrupted = true;
+          p.signals.interrupted_nr = static_cast<int>(cpu.x[17]);
+          p.signals.orig_a0 = orig_a0;
+        }
         break;
+      }
       case riscv::ExitKind::kEbreak:
-        deliver_signal(p, SIGTRAP, true);
+        force_signal(p, SIGTRAP, TRAP_BRKPT, cpu.pc);
         break;
       case riscv::ExitKind::kIllegalInstruction:
-        fmt::print(stderr, "tandem: illegal instruction 0x{:x} at pc 0x{:x}\n", e.info, cpu.pc);
-        deliver_signal(p, SIGILL, true);
+        if (p.signals.actions[SIGILL].handler <= 1) {
+          fmt::print(stderr, "tandem: illegal instruction 0x{:x} at pc 0x{:x}\n", e.info, cpu.pc);
+        }
+        force_signal(p, SIGILL, ILL_ILLOPC, cpu.pc);
         break;
       case riscv::ExitKind::kLoadFault:
       case riscv::ExitKind::kStoreFault:
       case riscv::ExitKind::kFetchFault:
-        if (o.strace) {
-          fmt::print(log, "--- SIGSEGV {{si_addr=0x{:x}}} pc 0x{:x} ---\n", e.info, cpu.pc);
-        }
-        deliver_signal(p, SIGSEGV, true);
+        // Mapped but not permitted (a write to read-only memory, ...) vs. not mapped at all.
+        force_signal(p, SIGSEGV,
+                     (as.page_prot(e.info) & AddressSpace::kMapped) ? SEGV_ACCERR : SEGV_MAPERR,
+                     e.info);
         break;
       case riscv::ExitKind::kMisaligned:
-        deliver_signal(p, SIGBUS, true);
+        force_signal(p, SIGBUS, BUS_ADRALN, e.info);
         break;
       case riscv::ExitKind::kFenceI:
         engine->invalidate_code(0, UINT64_MAX);
