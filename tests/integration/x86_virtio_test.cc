@@ -61,6 +61,14 @@ constexpr uint64_t kSectors = kImageSize / 512;
 constexpr uint64_t kWriteStart = 16;
 constexpr uint64_t kWriteEnd = kWriteStart + 8 + 2048;
 
+// The image after the guest wrote pattern `wseed` over the write range of pattern `seed`.
+void expect_guest_wrote(const std::string& after, uint64_t seed, uint64_t wseed) {
+  ASSERT_EQ(after.size(), kImageSize);
+  EXPECT_EQ(first_sector_not(after, seed, 0, kWriteStart), -1);
+  EXPECT_EQ(first_sector_not(after, wseed, kWriteStart, kWriteEnd), -1);
+  EXPECT_EQ(first_sector_not(after, seed, kWriteEnd, kSectors), -1);
+}
+
 class X86VirtioTest : public TandemTest {
  protected:
   void SetUp() override {
@@ -151,9 +159,7 @@ TEST_F(X86VirtioTest, BlkReadsAndWritesTheImage) {
       << r.describe();
   std::string after = slurp(image);
   ASSERT_EQ(after.size(), kImageSize);
-  EXPECT_EQ(first_sector_not(after, 7, 0, kWriteStart), -1);
-  EXPECT_EQ(first_sector_not(after, 99, kWriteStart, kWriteEnd), -1);
-  EXPECT_EQ(first_sector_not(after, 7, kWriteEnd, kSectors), -1);
+  expect_guest_wrote(after, 7, 99);
 }
 
 // The VM is torn down by a process that outlives Tandem (kvm/async_teardown.h). It must hold
@@ -193,9 +199,7 @@ TEST_F(X86VirtioTest, BlkOnQcow2ImageInteroperatesWithQemuImg) {
       0);
   std::string after = slurp(back);
   ASSERT_EQ(after.size(), kImageSize);
-  EXPECT_EQ(first_sector_not(after, 7, 0, kWriteStart), -1);
-  EXPECT_EQ(first_sector_not(after, 99, kWriteStart, kWriteEnd), -1);
-  EXPECT_EQ(first_sector_not(after, 7, kWriteEnd, kSectors), -1);
+  expect_guest_wrote(after, 7, 99);
 }
 
 // A raw image given without format= works, with QEMU's warning about probing raw images.
