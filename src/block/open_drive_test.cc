@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/event_loop.h"
 #include "block/raw_driver.h"
@@ -81,6 +82,17 @@ TEST(OpenDrive, BadOptionValues) {
 TEST(OpenDrive, NeitherFileNorBlockDevice) {
   std::string err = error_of(drive_for("/dev/null"));
   EXPECT_NE(err.find("neither a regular file nor a block device"), std::string::npos) << err;
+  // A FIFO is refused at once instead of blocking the open, with the format given or probed.
+  const std::string fifo = "/tmp/tandem-open-drive-fifo-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const char* format : {"", "raw", "qcow2"}) {
+    DriveConfig drive = drive_for(fifo);
+    drive.format = format;
+    err = error_of(drive);
+    EXPECT_NE(err.find("neither a regular file nor a block device"), std::string::npos)
+        << format << ": " << err;
+  }
+  ::unlink(fifo.c_str());
 }
 
 TEST(OpenDrive, SecondWriterGetsAClearError) {

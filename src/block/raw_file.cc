@@ -46,7 +46,9 @@ void probe_direct_alignment(RawFile& file, bool block_device) {
 }  // namespace
 
 RawFile open_raw_file(const std::string& path, bool read_only, CacheMode cache) {
-  int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+  // O_NONBLOCK: opening a FIFO (a path in an image's backing-file field, say) must not hang
+  // waiting for a writer; it is refused below like any other non-disk file, and cleared after.
+  int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
   if (uses_o_direct(cache)) flags |= O_DIRECT;
   if (uses_o_dsync(cache)) flags |= O_DSYNC;
 
@@ -75,6 +77,10 @@ RawFile open_raw_file(const std::string& path, bool read_only, CacheMode cache) 
   bool block_device = S_ISBLK(st.st_mode);
   if (!S_ISREG(st.st_mode) && !block_device) {
     fail("'{}' is neither a regular file nor a block device", path);
+  }
+  const int fl = ::fcntl(file.fd.get(), F_GETFL);
+  if (fl < 0 || ::fcntl(file.fd.get(), F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    fail_errno("could not set up '{}'", path);
   }
 
   lock_image(file.fd.get(), path, !read_only);

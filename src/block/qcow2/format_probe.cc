@@ -13,7 +13,8 @@
 namespace tandem {
 
 std::string probe_image_format(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO must not hang the open; it is refused below.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) {
     if (errno == EISDIR) fail("'{}' is a directory, not a disk image", path);
     fail_errno("could not open '{}'", path);
@@ -21,6 +22,9 @@ std::string probe_image_format(const std::string& path) {
   struct stat st;
   if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
     fail("'{}' is a directory, not a disk image", path);
+  }
+  if (::fstat(fd.get(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    fail("'{}' is neither a regular file nor a block device", path);
   }
   uint8_t buf[512] = {};
   ssize_t n;
