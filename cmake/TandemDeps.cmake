@@ -11,6 +11,7 @@ pkg_check_modules(CAPSTONE REQUIRED IMPORTED_TARGET capstone)
 pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing)
 find_package(ZLIB REQUIRED)  # qcow2 compressed clusters
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)  # qcow2 compressed clusters (zstd)
+find_package(nlohmann_json 3 REQUIRED)  # tandem img --output=json
 
 # xbyak is header-only (/usr/include/xbyak).
 find_path(XBYAK_INCLUDE_DIR xbyak/xbyak.h REQUIRED)

@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev libspdlog-dev libcli11-dev
   libxbyak-dev libcapstone-dev libfdt-dev liburing-dev
   zlib1g-dev libzstd-dev  # qcow2 compressed clusters
+  nlohmann-json3-dev  # tandem img --output=json
   # test guests and test programs for the RISC-V translator
   gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross
   # fuzzing and the sanitizer build

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/tandem/img_command.h"
 #include "apps/tandem/run_options.h"
 #include "apps/tandem/user_command.h"
 #include "base/error.h"
@@ -23,6 +24,7 @@ constexpr const char* kUsage =
     "Commands:\n"
     "  run    Run a virtual machine (x86-64 on KVM; QEMU's -M/-m/-smp/-kernel/... work)\n"
     "  user   Run a static riscv64 Linux program on this host (like qemu-riscv64)\n"
+    "  img    Create, inspect, convert and check disk images (like qemu-img)\n"
     "\n"
     "  tandem run --help     options of a command\n"
     "  tandem --version      version\n";
@@ -64,7 +66,8 @@ int main(int argc, char** argv) {
       tandem::init_logging();
       return tandem::app::user_command(argc - 2, argv + 2);
     }
-    // Further subcommands dispatch here: later `img`.
+    if (command == "img") return tandem::app::img_command(rest);
+    // Further subcommands dispatch here.
     tandem::fail("unknown command '{}' (see tandem --help)", command);
   } catch (const tandem::Error& e) {
     std::fflush(stdout);

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <cerrno>
 #include <memory>
@@ -45,6 +46,57 @@ int zstd_decompress(std::span<const uint8_t> in, std::span<uint8_t> out) {
 }
 
 }  // namespace
+
+struct ClusterCompressor::State {
+  z_stream zlib{};
+  bool zlib_ready = false;
+  ZSTD_CCtx* zstd = nullptr;
+  ~State() {
+    if (zlib_ready) deflateEnd(&zlib);
+    ZSTD_freeCCtx(zstd);
+  }
+};
+
+ClusterCompressor::ClusterCompressor(uint8_t compression_type)
+    : type_(compression_type), state_(std::make_unique<State>()) {}
+
+ClusterCompressor::~ClusterCompressor() = default;
+
+ssize_t ClusterCompressor::compress(std::span<const uint8_t> in, std::span<uint8_t> out) {
+  State& s = *state_;
+  switch (type_) {
+    case kCompressionZlib: {
+      if (!s.zlib_ready) {
+        // QEMU's parameters: default level, raw deflate with a 4 KiB window, memLevel 9.
+        if (deflateInit2(&s.zlib, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) !=
+            Z_OK) {
+          return -ENOMEM;
+        }
+        s.zlib_ready = true;
+      } else if (deflateReset(&s.zlib) != Z_OK) {
+        return -EIO;
+      }
+      s.zlib.next_in = const_cast<Bytef*>(in.data());
+      s.zlib.avail_in = static_cast<uInt>(in.size());
+      s.zlib.next_out = out.data();
+      s.zlib.avail_out = static_cast<uInt>(out.size());
+      int r = deflate(&s.zlib, Z_FINISH);
+      if (r != Z_STREAM_END) return 0;  // out of room
+      return static_cast<ssize_t>(out.size() - s.zlib.avail_out);
+    }
+    case kCompressionZstd: {
+      if (!s.zstd && !(s.zstd = ZSTD_createCCtx())) return -ENOMEM;
+      size_t n = ZSTD_compressCCtx(s.zstd, out.data(), out.size(), in.data(), in.size(),
+                                   ZSTD_CLEVEL_DEFAULT);
+      if (ZSTD_isError(n)) {
+        return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? 0 : -EIO;
+      }
+      return static_cast<ssize_t>(n);
+    }
+    default:
+      return -EINVAL;
+  }
+}
 
 int decompress_cluster(uint8_t compression_type, std::span<const uint8_t> in,
                        std::span<uint8_t> out) {

@@ -39,6 +39,7 @@
 namespace tandem::qcow2 {
 
 struct BackingChain;
+class ClusterCompressor;
 
 class Qcow2Image final : public SyncImage {
  public:
@@ -80,6 +81,31 @@ class Qcow2Image final : public SyncImage {
   // Writes back the metadata and makes every completed write durable (only the write-back with
   // cache=unsafe).
   int flush();
+
+  // How guest bytes from `offset` on are stored: the longest run (at most `max_length` bytes) of
+  // clusters of one kind, data clusters contiguous in the file. Used by `tandem img map` and to
+  // skip what need not be read. Returns 0 or -errno (-EIO for a corrupt image).
+  struct Extent {
+    enum Kind {
+      kUnallocated,  // the backing file (or zeroes without one) shows through
+      kZero,         // a zero cluster (host_offset != 0 when it keeps its allocation)
+      kData,         // host_offset: where the first byte is in the image file
+      kCompressed,   // compressed clusters (no host offset to give)
+    };
+    Kind kind = kUnallocated;
+    uint64_t length = 0;
+    uint64_t host_offset = 0;
+  };
+  int block_status(uint64_t offset, uint64_t max_length, Extent& out);
+
+  // Writes one whole guest cluster compressed (with the image's compression type), as
+  // `qemu-img convert -c` does: `cluster` is cluster_size() bytes (for the image's last,
+  // partial cluster: padded with zeroes) and `offset` is cluster-aligned. Compressed data are
+  // packed into shared host clusters; a cluster that does not compress is written plainly.
+  int write_compressed(uint64_t offset, std::span<const uint8_t> cluster);
+  // The same with data already compressed (ClusterCompressor for header().compression_type, at
+  // most cluster_size() - 1 bytes), e.g. by several threads.
+  int write_compressed_data(uint64_t offset, std::span<const uint8_t> compressed);
 
   bool read_only() const { return read_only_; }
   const Header& header() const { return header_; }
@@ -183,6 +209,12 @@ class Qcow2Image final : public SyncImage {
   std::vector<uint8_t> compressed_data_;
   std::vector<uint8_t> compressed_buffer_;
   std::vector<uint8_t> zeroes_;  // a buffer of zeroes for write_zero_bytes
+
+  // Compressed writes: the next free byte of the host cluster compressed data are packed into
+  // (0: none), and the compressor write_compressed uses.
+  uint64_t compressed_free_ = 0;
+  std::unique_ptr<ClusterCompressor> compressor_;
+  std::vector<uint8_t> compress_buffer_;
 };
 
 // The images of a backing chain opened so far (device, inode), top first, to refuse loops.
