@@ -348,49 +348,11 @@ void Checker::calculate() {
 // --- Stored refcounts ---------------------------------------------------------------------------
 
 uint64_t Checker::get_refcount(const uint8_t* p, uint64_t index) const {
-  switch (h_.refcount_order) {
-    case 0:
-    case 1:
-    case 2: {
-      unsigned bits = h_.refcount_bits();
-      uint64_t bit = index * bits;
-      return (p[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
-    }
-    case 3:
-      return p[index];
-    case 4:
-      return load_be16(p + index * 2);
-    case 5:
-      return load_be32(p + index * 4);
-    default:
-      return load_be64(p + index * 8);
-  }
+  return load_refcount(p, h_.refcount_order, index);
 }
 
 void Checker::set_refcount(uint8_t* p, uint64_t index, uint64_t value) const {
-  switch (h_.refcount_order) {
-    case 0:
-    case 1:
-    case 2: {
-      unsigned bits = h_.refcount_bits();
-      uint64_t bit = index * bits;
-      uint8_t mask = static_cast<uint8_t>(((1u << bits) - 1) << (bit % 8));
-      p[bit / 8] = static_cast<uint8_t>((p[bit / 8] & ~mask) | ((value << (bit % 8)) & mask));
-      break;
-    }
-    case 3:
-      p[index] = static_cast<uint8_t>(value);
-      break;
-    case 4:
-      store_be16(p + index * 2, static_cast<uint16_t>(value));
-      break;
-    case 5:
-      store_be32(p + index * 4, static_cast<uint32_t>(value));
-      break;
-    default:
-      store_be64(p + index * 8, value);
-      break;
-  }
+  store_refcount(p, h_.refcount_order, index, value);
 }
 
 Checker::Block* Checker::refblock(uint64_t table_index) {

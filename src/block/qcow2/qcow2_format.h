@@ -77,6 +77,53 @@ inline void store_be64(uint8_t* p, uint64_t v) {
   std::memcpy(p, &v, 8);
 }
 
+// Entry `index` of a refcount block whose entries are 2^order bits wide (order 0..6).
+inline uint64_t load_refcount(const uint8_t* block, unsigned order, uint64_t index) {
+  switch (order) {
+    case 0:
+    case 1:
+    case 2: {
+      const unsigned bits = 1u << order;
+      const uint64_t bit = index * bits;
+      return (block[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
+    }
+    case 3:
+      return block[index];
+    case 4:
+      return load_be16(block + index * 2);
+    case 5:
+      return load_be32(block + index * 4);
+    default:
+      return load_be64(block + index * 8);
+  }
+}
+inline void store_refcount(uint8_t* block, unsigned order, uint64_t index, uint64_t value) {
+  switch (order) {
+    case 0:
+    case 1:
+    case 2: {
+      const unsigned bits = 1u << order;
+      const uint64_t bit = index * bits;
+      const uint8_t mask = static_cast<uint8_t>(((1u << bits) - 1) << (bit % 8));
+      block[bit / 8] =
+          static_cast<uint8_t>((block[bit / 8] & ~mask) | ((value << (bit % 8)) & mask));
+      break;
+    }
+    case 3:
+      block[index] = static_cast<uint8_t>(value);
+      break;
+    case 4:
+      store_be16(block + index * 2, static_cast<uint16_t>(value));
+      break;
+    case 5:
+      store_be32(block + index * 4, static_cast<uint32_t>(value));
+      break;
+    default:
+      store_be64(block + index * 8, value);
+      break;
+  }
+}
+
 // A compressed cluster's descriptor: where its data starts in the file (any byte) and how many
 // bytes may belong to it (the rest of the first 512-byte sector plus the additional sectors).
 struct CompressedExtent {
