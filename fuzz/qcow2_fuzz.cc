@@ -5,7 +5,6 @@
 // never changes the file and that reads stay deterministic (the same range twice gives the
 // same bytes).
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/log.h"
 #include "block/qcow2/qcow2_image.h"
 
 namespace {
@@ -65,7 +65,7 @@ std::vector<std::pair<uint64_t, uint64_t>> ranges(uint64_t size, const uint8_t* 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  spdlog::set_level(spdlog::level::off);
+  tandem::set_log_level("off");
   return 0;
 }
 

@@ -4,7 +4,6 @@
 // lets the device pop and carry out every request, runs the I/O thread's loop until all of them
 // completed, and checks besides the sanitizers that the image never changed size (no request
 // reached past its end) and that the device completed everything it started.
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <memory>
 
 #include "base/event_loop.h"
+#include "base/log.h"
 #include "block/raw_driver.h"
 #include "hw/virtio/blk/virtio_blk.h"
 #include "hw/virtio/virtio_defs.h"
@@ -88,7 +88,7 @@ World& world() {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  spdlog::set_level(spdlog::level::off);
+  tandem::set_log_level("off");
   world();
   return 0;
 }

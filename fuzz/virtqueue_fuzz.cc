@@ -3,12 +3,12 @@
 // target pops every chain it can, touches every byte of every segment (so ASan sees any host
 // access outside guest RAM), completes the requests and asks for interrupts, like a device would.
 // Invariant checked besides the sanitizers: every segment lies inside one RAM region.
-#include <spdlog/spdlog.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
+#include "base/log.h"
 #include "hw/virtio/virtio_defs.h"
 #include "hw/virtio/virtqueue.h"
 #include "memory/guest_ram.h"
@@ -56,7 +56,7 @@ bool inside_ram(const iovec& seg) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  spdlog::set_level(spdlog::level::off);
+  tandem::set_log_level("off");
   return 0;
 }
 

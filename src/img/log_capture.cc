@@ -1,8 +1,5 @@
 #include "img/log_capture.h"
 
-#include <spdlog/sinks/base_sink.h>
-#include <spdlog/spdlog.h>
-
 #include <cstdlib>
 #include <mutex>
 
@@ -11,33 +8,32 @@ namespace tandem::img {
 namespace {
 
 std::mutex g_mutex;
-std::string g_last;
+std::string g_last;  // guarded by g_mutex
 
-class LastMessageSink final : public spdlog::sinks::base_sink<std::mutex> {
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    if (msg.level < spdlog::level::warn) return;
-    std::lock_guard lock(g_mutex);
-    g_last.assign(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-};
+void keep_last(LogLevel level, std::string_view message) {
+  if (level < LogLevel::warn) return;
+  std::lock_guard lock(g_mutex);
+  g_last.assign(message);
+}
 
 }  // namespace
 
 LogCapture::LogCapture() {
   if (std::getenv("TANDEM_LOG")) return;
-  previous_ = spdlog::default_logger();
-  auto logger = std::make_shared<spdlog::logger>("tandem-img", std::make_shared<LastMessageSink>());
-  logger->set_level(spdlog::level::warn);
-  spdlog::set_default_logger(logger);
+  {
+    std::lock_guard lock(g_mutex);
+    g_last.clear();
+  }
+  previous_level_ = log_level();
+  set_log_level("warn");
+  previous_ = set_log_sink(keep_last);
   active_ = true;
-  std::lock_guard lock(g_mutex);
-  g_last.clear();
 }
 
 LogCapture::~LogCapture() {
-  if (active_) spdlog::set_default_logger(previous_);
+  if (!active_) return;
+  set_log_sink(std::move(previous_));
+  log_detail::g_level.store(static_cast<int>(previous_level_));
 }
 
 std::string last_log_message() {

@@ -3,12 +3,9 @@
 // With TANDEM_LOG set, logging goes on as usual.
 #pragma once
 
-#include <memory>
 #include <string>
 
-namespace spdlog {
-class logger;
-}
+#include "base/log.h"
 
 namespace tandem::img {
 
@@ -20,7 +17,8 @@ class LogCapture {
   LogCapture& operator=(const LogCapture&) = delete;
 
  private:
-  std::shared_ptr<spdlog::logger> previous_;
+  LogSink previous_;
+  LogLevel previous_level_ = LogLevel::warn;
   bool active_ = false;
 };
 
