@@ -15,8 +15,24 @@ int host_prot(int prot) {
 }
 }  // namespace
 
-AddressSpace::AddressSpace(unsigned window_bits) : limit_(1ull << window_bits) {
-  window_ = Mapping::anonymous(limit_, PROT_NONE, MAP_NORESERVE);
+AddressSpace::AddressSpace(unsigned window_bits, bool at_zero) : limit_(1ull << window_bits) {
+  // Linux's default vm.mmap_min_addr: nothing can be mapped below it (a guest's null page stays
+  // unmapped, as under a riscv64 kernel with the same setting).
+  constexpr uint64_t kLowest = 0x10000;
+  if (at_zero && limit_ > kLowest) {
+    void* p = ::mmap(reinterpret_cast<void*>(kLowest), limit_ - kLowest, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == reinterpret_cast<void*>(kLowest)) {
+      window_ = Mapping(p, limit_ - kLowest);
+      lowest_ = kLowest;
+    } else if (p != MAP_FAILED) {
+      ::munmap(p, limit_ - kLowest);  // a kernel without MAP_FIXED_NOREPLACE placed it elsewhere
+    }
+  }
+  if (!window_.data()) {
+    window_ = Mapping::anonymous(limit_, PROT_NONE, MAP_NORESERVE);
+    base_ = reinterpret_cast<uintptr_t>(window_.data());
+  }
   chunks_.resize((limit_ / kPageSize) >> kChunkBits);
 }
 
@@ -59,14 +75,13 @@ uint8_t* AddressSpace::translate(uint64_t addr, uint64_t len, riscv::Access acce
     }
     if (!(prot & need)) return nullptr;
   }
-  return base() + addr;
+  return host(addr);
 }
 
 std::optional<uint64_t> AddressSpace::guest_address_of(const void* host) const {
   const auto h = reinterpret_cast<uintptr_t>(host);
-  const auto b = reinterpret_cast<uintptr_t>(base());
-  if (h < b || h - b >= limit_) return std::nullopt;
-  return h - b;
+  if (h < base_ || h - base_ >= limit_) return std::nullopt;
+  return h - base_;
 }
 
 void AddressSpace::range_add(uint64_t start, uint64_t end) {
@@ -111,14 +126,15 @@ void AddressSpace::range_remove(uint64_t start, uint64_t end) {
 int AddressSpace::map_fixed(uint64_t addr, uint64_t len, int prot, int flags, int fd,
                             uint64_t offset) {
   if ((addr | len) & (kPageSize - 1) || len == 0 || !in_window(addr, len)) return -EINVAL;
+  if (addr < lowest_) return -EPERM;  // as Linux answers a MAP_FIXED below mmap_min_addr
   int host_flags = MAP_FIXED | (flags & (MAP_SHARED | MAP_PRIVATE | MAP_NORESERVE));
   if (fd < 0) host_flags |= MAP_ANONYMOUS;
-  void* p = ::mmap(base() + addr, len, host_prot(prot), host_flags, fd, static_cast<off_t>(offset));
+  void* p = ::mmap(host(addr), len, host_prot(prot), host_flags, fd, static_cast<off_t>(offset));
   if (p == MAP_FAILED) {
     const int err = errno;
     // Leave the range as a hole; the old contents may be gone already.
-    ::mmap(base() + addr, len, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-           -1, 0);
+    ::mmap(host(addr), len, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+           0);
     set_prot(addr / kPageSize, len / kPageSize, 0);
     range_remove(addr, addr + len);
     return -err;
@@ -131,7 +147,12 @@ int AddressSpace::map_fixed(uint64_t addr, uint64_t len, int prot, int flags, in
 
 int AddressSpace::unmap(uint64_t addr, uint64_t len) {
   if ((addr | len) & (kPageSize - 1) || len == 0 || !in_window(addr, len)) return -EINVAL;
-  void* p = ::mmap(base() + addr, len, PROT_NONE,
+  if (addr < lowest_) {  // nothing is ever mapped there
+    if (addr + len <= lowest_) return 0;
+    len -= lowest_ - addr;
+    addr = lowest_;
+  }
+  void* p = ::mmap(host(addr), len, PROT_NONE,
                    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return -errno;
   set_prot(addr / kPageSize, len / kPageSize, 0);
@@ -143,7 +164,7 @@ int AddressSpace::protect(uint64_t addr, uint64_t len, int prot) {
   if ((addr | len) & (kPageSize - 1) || !in_window(addr, len)) return -EINVAL;
   if (len == 0) return 0;
   if (!is_mapped(addr, len)) return -ENOMEM;
-  if (::mprotect(base() + addr, len, host_prot(prot)) != 0) return -errno;
+  if (::mprotect(host(addr), len, host_prot(prot)) != 0) return -errno;
   set_prot(addr / kPageSize, len / kPageSize,
            static_cast<uint8_t>((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) | kMapped));
   return 0;
@@ -158,7 +179,7 @@ bool AddressSpace::is_mapped(uint64_t addr, uint64_t len) const {
 }
 
 bool AddressSpace::is_free(uint64_t addr, uint64_t len) const {
-  if (!in_window(addr, len)) return false;
+  if (!in_window(addr, len) || addr < lowest_) return false;
   auto it = ranges_.lower_bound(addr);
   if (it != ranges_.end() && it->first < addr + len) return false;
   if (it != ranges_.begin() && std::prev(it)->second > addr) return false;
@@ -167,6 +188,7 @@ bool AddressSpace::is_free(uint64_t addr, uint64_t len) const {
 
 std::optional<uint64_t> AddressSpace::find_free(uint64_t len, uint64_t below,
                                                 uint64_t above) const {
+  above = std::max(above, lowest_);
   uint64_t gap_end = std::min(page_down(below), limit_);
   // Walk the gaps between mapped ranges from the top down.
   auto it = ranges_.lower_bound(gap_end);
@@ -188,7 +210,7 @@ void AddressSpace::write_bytes(uint64_t addr, const void* data, uint64_t len) {
   if (!is_mapped(page_down(addr), page_up(addr + len) - page_down(addr))) {
     fail("guest address range 0x{:x}+0x{:x} is not mapped", addr, len);
   }
-  std::memcpy(base() + addr, data, len);
+  std::memcpy(host(addr), data, len);
 }
 
 void AddressSpace::read_bytes(uint64_t addr, void* data, uint64_t len) const {
@@ -196,7 +218,7 @@ void AddressSpace::read_bytes(uint64_t addr, void* data, uint64_t len) const {
   if (!is_mapped(page_down(addr), page_up(addr + len) - page_down(addr))) {
     fail("guest address range 0x{:x}+0x{:x} is not mapped", addr, len);
   }
-  std::memcpy(data, base() + addr, len);
+  std::memcpy(data, host(addr), len);
 }
 
 }  // namespace tandem::user

@@ -1,5 +1,9 @@
 // A user-mode guest's address space: one reserved host VA window; guest address a lives at
-// host address base() + a for a < limit(). Guest mappings are host mappings inside the window
+// host address base() + a for a < limit(). The window is placed at host address 0 when that
+// range is free (it is in a normal process; not under ASan, whose shadow lives there): then
+// guest addresses are host addresses and generated code addresses guest memory without adding
+// a base (one addressing mode left for the address itself, e.g. [table + index*4]). Otherwise
+// it goes wherever the kernel puts it. Guest mappings are host mappings inside the window
 // with the same read/write protection (so generated code may access memory directly and rely on
 // host SIGSEGV); unmapped guest pages are PROT_NONE host pages. Execute permission is tracked
 // here only (host pages are never executable).
@@ -28,11 +32,17 @@ inline uint64_t page_up(uint64_t a) {
 
 class AddressSpace : public riscv::GuestMemory {
  public:
-  // Reserves 2^window_bits bytes of host address space (no memory is committed).
-  explicit AddressSpace(unsigned window_bits = 38);
+  // Reserves 2^window_bits bytes of host address space (no memory is committed), at host
+  // address 0 if `at_zero` and that range is free.
+  explicit AddressSpace(unsigned window_bits = 38, bool at_zero = true);
 
-  uint8_t* base() const { return window_.data(); }
+  // May be nullptr (the window at host address 0).
+  uint8_t* base() const { return reinterpret_cast<uint8_t*>(base_); }
+  // Host address of guest address addr (addr < limit()).
+  uint8_t* host(uint64_t addr) const { return reinterpret_cast<uint8_t*>(base_ + addr); }
   uint64_t limit() const { return limit_; }
+  // Guest pages below this can never be mapped (the host's vm.mmap_min_addr, when at 0).
+  uint64_t lowest_mappable() const { return lowest_; }
 
   // GuestMemory.
   uint8_t* translate(uint64_t addr, uint64_t len, riscv::Access access) override;
@@ -73,8 +83,10 @@ class AddressSpace : public riscv::GuestMemory {
     return len <= limit_ && addr <= limit_ - len;
   }
 
-  Mapping window_;
+  Mapping window_;  // the reservation (from lowest_ when the window is at 0)
+  uintptr_t base_ = 0;
   uint64_t limit_;
+  uint64_t lowest_ = 0;
   std::vector<std::unique_ptr<uint8_t[]>> chunks_;  // per-page guest prot, kMapped when mapped
   std::map<uint64_t, uint64_t> ranges_;             // mapped [start, end), coalesced
   uint64_t cached_page_ = ~0ull;                    // last page translate() approved...

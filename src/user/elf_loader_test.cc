@@ -147,7 +147,7 @@ TEST(ElfLoader, InitialStackLayout) {
     return v;
   };
   auto string_at = [&](uint64_t addr) {
-    return std::string(reinterpret_cast<char*>(as.base() + addr));
+    return std::string(reinterpret_cast<char*>(as.host(addr)));
   };
   EXPECT_EQ(word(sp), 2u);
   EXPECT_EQ(string_at(word(sp + 8)), "prog");

@@ -109,7 +109,13 @@ class Syscalls {
   // length is always fine. Every guest buffer a call writes (the host kernel or this layer)
   // passes here with kWrite, so the engine can get those pages ready for a host write.
   void* buf(uint64_t addr, uint64_t len, Access access) {
-    if (len == 0) return as_.base() + (addr < as_.limit() ? addr : 0);
+    if (len == 0) {
+      // Any non-null pointer does (nothing is read or written), but guest address 0 is host
+      // address 0 when the window sits there.
+      static char nothing;
+      void* h = as_.host(addr < as_.limit() ? addr : 0);
+      return h ? h : &nothing;
+    }
     void* h = as_.translate(addr, len, access);
     if (h && access == Access::kWrite) p_.engine->prepare_host_write(addr, len);
     return h;
@@ -345,7 +351,7 @@ int64_t Syscalls::sys_mremap(uint64_t old_addr, uint64_t old_len, uint64_t new_l
     old_prot[i] = as_.page_prot(old_addr + i * kPageSize) & 7;
   }
   as_.protect(old_addr, old_len, PROT_READ);
-  std::memcpy(as_.base() + target, as_.base() + old_addr, std::min(old_len, new_len));
+  std::memcpy(as_.host(target), as_.host(old_addr), std::min(old_len, new_len));
   as_.protect(target, new_len, prot);
   sys_munmap(old_addr, old_len);
   return static_cast<int64_t>(target);
@@ -868,7 +874,7 @@ int64_t Syscalls::dispatch(int nr, const uint64_t a[6]) {
       return sys_mprotect(a[0], a[1], i2);
     case kSys_msync: {
       if (!as_.is_mapped(page_down(a[0]), page_up(a[0] + a[1]) - page_down(a[0]))) return -ENOMEM;
-      return host_result(::msync(as_.base() + a[0], a[1], i2));
+      return host_result(::msync(as_.host(a[0]), a[1], i2));
     }
     case kSys_madvise: {
       if (a[0] & (kPageSize - 1)) return -EINVAL;
@@ -876,7 +882,7 @@ int64_t Syscalls::dispatch(int nr, const uint64_t a[6]) {
       if (i2 == MADV_DONTNEED) {
         // Observable: private anonymous pages read back as zero afterwards.
         if (!as_.is_mapped(a[0], len)) return -ENOMEM;
-        const int64_t r = host_result(::madvise(as_.base() + a[0], len, MADV_DONTNEED));
+        const int64_t r = host_result(::madvise(as_.host(a[0]), len, MADV_DONTNEED));
         if (r == 0) p_.engine->invalidate_code(a[0], len);  // code there is gone too
         return r;
       }

@@ -226,6 +226,13 @@ class Emitter : public Xbyak::CodeGenerator {
   void cmp_operands(Temp a, Temp b, tcg::Type type, Cond* cond);
   int address_reg(const Op& op);  // guest address (a + imm) in a register
   void bounds_check(const Reg64& addr, Xbyak::Label& fault);
+  // User mode: the host operand of guest address A (in a register).
+  Xbyak::RegExp guest_operand(const Reg64& A) const {
+    return ctx_->direct_guest_memory ? Xbyak::RegExp(A) : kGuestBase + A;
+  }
+  // The host operand of a load whose address is the shladd just emitted, computed from the
+  // shladd's own inputs so that the load does not wait for it; false if it cannot be.
+  bool fused_load_operand(const Op& op, Xbyak::RegExp* out) const;
 
   // The TB being generated (set by run()).
   const Ir* ir_ = nullptr;
@@ -235,6 +242,15 @@ class Emitter : public Xbyak::CodeGenerator {
   const HostFeatures* f_ = nullptr;
   const PinnedMap* pinned_ = nullptr;
   bool pin_ = false;
+  // The last shladd emitted, for fused_load_operand (direct guest memory only).
+  struct LastShlAdd {
+    Temp d = kNoTemp;
+    int ra = kNoReg;  // kNoReg: the addend is imm
+    int rb = kNoReg;
+    int scale = 1;
+    int32_t imm = 0;
+    size_t end = 0;  // code size right after it
+  } shladd_;
   size_t tb_start_ = 0;  // offset of the TB from the start of the span
   std::vector<int> gpr_order_;
   // Per temp: the pinned host register it lives in (kNoReg for none). Either an alias (a load
@@ -656,6 +672,7 @@ size_t Emitter::run(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_
   label_pool_.clear();
   labels_.clear();
   sites_.clear();
+  shladd_ = {};
   free_slots_.clear();
   goto_stub_[0] = goto_stub_[1] = nullptr;
   locked_ = 0;
@@ -976,16 +993,37 @@ void Emitter::emit_st_global_env(const Op& op, int ra) {
 void Emitter::emit_shladd(const Op& op) {
   const int scale = 1 << (op.aux & 3);
   int32_t imm = 0;
+  int ra = kNoReg, rb, rd;
   if (imm_operand(op.a, tcg::Type::kI64, &imm)) {
-    const int rb = in_reg(op.b);
-    const int rd = def_reg(op.d);
+    rb = in_reg(op.b);
+    rd = def_reg(op.d);
     lea(gpr(rd), ptr[gpr(rb) * scale + imm]);
-    return;
+  } else {
+    ra = in_reg(op.a);
+    rb = in_reg(op.b);
+    rd = def_reg(op.d);
+    lea(gpr(rd), ptr[gpr(ra) + gpr(rb) * scale]);
   }
-  const int ra = in_reg(op.a);
-  const int rb = in_reg(op.b);
-  const int rd = def_reg(op.d);
-  lea(gpr(rd), ptr[gpr(ra) + gpr(rb) * scale]);
+  shladd_ = {};
+  if (rd != ra && rd != rb) shladd_ = {op.d, ra, rb, scale, imm, getSize()};
+}
+
+// Registers keep the shladd's inputs until other code is emitted: the load must come next
+// with nothing emitted in between (instruction markers and stores to pinned registers that
+// were computed in place emit nothing). Reading them after the load's destination is chosen
+// is safe: x86 reads the address before writing the destination, and choosing it emits no
+// code that writes a register (a spill only stores).
+bool Emitter::fused_load_operand(const Op& op, Xbyak::RegExp* out) const {
+  if (!ctx_->direct_guest_memory || shladd_.d == kNoTemp || op.a != shladd_.d ||
+      shladd_.end != getSize()) {
+    return false;
+  }
+  const int64_t disp = static_cast<int64_t>(shladd_.imm) + op.imm;
+  if (disp != static_cast<int32_t>(disp)) return false;
+  const auto d32 = static_cast<int32_t>(disp);
+  *out = shladd_.ra == kNoReg ? gpr(shladd_.rb) * shladd_.scale + d32
+                              : gpr(shladd_.ra) + gpr(shladd_.rb) * shladd_.scale + d32;
+  return true;
 }
 
 void Emitter::emit_alu(const Op& op) {
@@ -1455,6 +1493,8 @@ void Emitter::bounds_check(const Reg64& addr, Xbyak::Label& fault) {
 
 void Emitter::emit_memory(const Op& op) {
   const bool is_load = op.opc == Opc::kLoad;
+  Xbyak::RegExp fused;
+  const bool is_fused = is_load && fused_load_operand(op, &fused);
   int ar = address_reg(op);
   int rv = kNoReg;
   int32_t imm = 0;
@@ -1471,12 +1511,13 @@ void Emitter::emit_memory(const Op& op) {
   bounds_check(A, stub);
   sites_.push_back({tb_size(), &stub});
   const unsigned size = memop_size(op.aux);
+  const Xbyak::RegExp M = is_fused ? fused : guest_operand(A);
   if (is_load) {
     if (is_float_type(op.type)) {
       if (op.type == tcg::Type::kF32) {
-        movss(xmm(rd), dword[kGuestBase + A]);
+        movss(xmm(rd), dword[M]);
       } else {
-        movsd(xmm(rd), qword[kGuestBase + A]);
+        movsd(xmm(rd), qword[M]);
       }
       return;
     }
@@ -1484,41 +1525,41 @@ void Emitter::emit_memory(const Op& op) {
     const bool sgn = op.aux & kMemSigned;
     switch (size) {
       case 1:
-        sgn ? movsx(D, byte[kGuestBase + A]) : movzx(D.cvt32(), byte[kGuestBase + A]);
+        sgn ? movsx(D, byte[M]) : movzx(D.cvt32(), byte[M]);
         break;
       case 2:
-        sgn ? movsx(D, word[kGuestBase + A]) : movzx(D.cvt32(), word[kGuestBase + A]);
+        sgn ? movsx(D, word[M]) : movzx(D.cvt32(), word[M]);
         break;
       case 4:
-        sgn ? movsxd(D, dword[kGuestBase + A]) : mov(D.cvt32(), dword[kGuestBase + A]);
+        sgn ? movsxd(D, dword[M]) : mov(D.cvt32(), dword[M]);
         break;
       default:
-        mov(D, qword[kGuestBase + A]);
+        mov(D, qword[M]);
         break;
     }
     return;
   }
   if (is_float_type(op.type)) {
     if (size == 4) {
-      movss(dword[kGuestBase + A], xmm(rv));
+      movss(dword[M], xmm(rv));
     } else {
-      movsd(qword[kGuestBase + A], xmm(rv));
+      movsd(qword[M], xmm(rv));
     }
     return;
   }
   if (vimm) {
     switch (size) {
       case 1:
-        mov(byte[kGuestBase + A], imm & 0xff);
+        mov(byte[M], imm & 0xff);
         break;
       case 2:
-        mov(word[kGuestBase + A], imm & 0xffff);
+        mov(word[M], imm & 0xffff);
         break;
       case 4:
-        mov(dword[kGuestBase + A], static_cast<uint32_t>(imm));
+        mov(dword[M], static_cast<uint32_t>(imm));
         break;
       default:
-        mov(qword[kGuestBase + A], static_cast<uint64_t>(static_cast<int64_t>(imm)));
+        mov(qword[M], static_cast<uint64_t>(static_cast<int64_t>(imm)));
         break;
     }
     return;
@@ -1526,16 +1567,16 @@ void Emitter::emit_memory(const Op& op) {
   const Reg64 V = gpr(rv);
   switch (size) {
     case 1:
-      mov(byte[kGuestBase + A], V.cvt8());
+      mov(byte[M], V.cvt8());
       break;
     case 2:
-      mov(word[kGuestBase + A], V.cvt16());
+      mov(word[M], V.cvt16());
       break;
     case 4:
-      mov(dword[kGuestBase + A], V.cvt32());
+      mov(dword[M], V.cvt32());
       break;
     default:
-      mov(qword[kGuestBase + A], V);
+      mov(qword[M], V);
       break;
   }
 }
@@ -1720,7 +1761,7 @@ void Emitter::emit_amo(const Op& op) {
   const Reg ax = word ? Reg(eax) : Reg(rax);
   const Reg dx = word ? Reg(edx) : Reg(rdx);
   const Reg V = word ? Reg(gpr(rv).cvt32()) : Reg(gpr(rv));
-  const auto mem = word ? dword[kGuestBase + A] : qword[kGuestBase + A];
+  const auto mem = word ? dword[guest_operand(A)] : qword[guest_operand(A)];
   const auto kind = static_cast<AmoKind>(op.aux2);
   if (kind == AmoKind::kSwap || kind == AmoKind::kAdd) {
     mov(ax, V);
@@ -1797,9 +1838,9 @@ void Emitter::emit_lr_sc(const Op& op) {
     bounds_check(A, fault);
     sites_.push_back({tb_size(), &fault});
     if (word) {
-      movsxd(rax, dword[kGuestBase + A]);
+      movsxd(rax, dword[guest_operand(A)]);
     } else {
-      mov(rax, qword[kGuestBase + A]);
+      mov(rax, qword[guest_operand(A)]);
     }
     mov(qword[kEnv + r_addr], A);
     mov(qword[kEnv + r_value], rax);
@@ -1829,9 +1870,9 @@ void Emitter::emit_lr_sc(const Op& op) {
   sites_.push_back({tb_size(), &fault});
   lock();
   if (word) {
-    cmpxchg(dword[kGuestBase + A], gpr(rv).cvt32());
+    cmpxchg(dword[guest_operand(A)], gpr(rv).cvt32());
   } else {
-    cmpxchg(qword[kGuestBase + A], gpr(rv));
+    cmpxchg(qword[guest_operand(A)], gpr(rv));
   }
   jne(fail, T_NEAR);
   xor_(D.cvt32(), D.cvt32());

@@ -1,7 +1,8 @@
 // The x86-64 back end: register allocation and instruction selection for one TB's IR.
 //
 // Host register conventions inside generated code:
-//   r14 = CpuState* (env), r15 = guest_base: pinned for the whole run;
+//   r14 = CpuState* (env), r15 = guest_base: pinned for the whole run (unused by memory
+//   operands when guest_base is 0, see BackendContext::direct_guest_memory);
 //   rax, rcx, rdx, xmm14, xmm15: scratch, never allocated;
 //   with pinning (CodeBuffer::pinned(), pinned.h): rbx = instret, rbp r9-r13 = the pinned
 //   guest registers, for the whole run; rsi rdi r8 and xmm0-xmm13 allocated to temporaries
@@ -55,6 +56,10 @@ struct BackendContext {
   // flags are mixed into its jump-cache keys. nullptr in user mode (r15 = guest_base).
   const SoftMmuHelpers* softmmu = nullptr;
   uint32_t tb_flags = 0;
+  // User mode with guest_base == 0 (user::AddressSpace placed at host address 0): guest
+  // addresses are host addresses, so memory operands leave r15 out, and a load whose address
+  // is an shladd addresses [a + b*scale] itself.
+  bool direct_guest_memory = false;
 };
 
 // The jump cache key of a guest pc under block flags (tb_flags < 128): flags go in bits

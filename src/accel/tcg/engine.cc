@@ -217,7 +217,8 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
                        .count_instret = opts_.count_instret,
                        .sample = sampling_,
                        .softmmu = sys_ ? &sys_->helpers() : nullptr,
-                       .tb_flags = flags_};
+                       .tb_flags = flags_,
+                       .direct_guest_memory = !sys_ && cpu_ && !cpu_->guest_base};
     try {
       tb.size = static_cast<uint32_t>(
           backend_.generate(ir_, ctx, tb.code, buffer_.remaining(), &tb.info));
@@ -374,11 +375,12 @@ bool TcgEngine::handle_host_fault(int sig, siginfo_t* info, void* ucontext) {
 
 bool TcgEngine::on_fault(int /*sig*/, siginfo_t* info, void* ucontext) {
   auto* uc = static_cast<ucontext_t*>(ucontext);
-  auto* fault_addr = static_cast<uint8_t*>(info->si_addr);
-  // A store to a page we write-protected because it holds translated code.
-  if (cpu_ && cpu_->guest_base && fault_addr >= cpu_->guest_base &&
-      static_cast<uint64_t>(fault_addr - cpu_->guest_base) < cpu_->guest_limit) {
-    uint64_t page = static_cast<uint64_t>(fault_addr - cpu_->guest_base) & ~(kPage - 1);
+  const auto fault_addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  const auto base = reinterpret_cast<uintptr_t>(cpu_ ? cpu_->guest_base : nullptr);
+  // A store to a page we write-protected because it holds translated code (user mode, where
+  // guest_base may be 0: the guest's window at host address 0).
+  if (cpu_ && !sys_ && fault_addr >= base && fault_addr - base < cpu_->guest_limit) {
+    uint64_t page = (fault_addr - base) & ~(kPage - 1);
     if (protected_pages_.count(page)) {
       ++stats_.smc_faults;
       invalidate_code(page, kPage);
