@@ -16,8 +16,11 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"create", create_command, 1}, {"info", info_command, 1},       {"convert", convert_command, 1},
-    {"check", check_command, 1},   {"compare", compare_command, 2}, {"map", map_command, 1},
+    {"create", create_command, 1},     {"info", info_command, 1},
+    {"convert", convert_command, 1},   {"check", check_command, 1},
+    {"compare", compare_command, 2},   {"map", map_command, 1},
+    {"snapshot", snapshot_command, 1}, {"resize", resize_command, 1},
+    {"commit", commit_command, 1},     {"rebase", rebase_command, 1},
 };
 
 }  // namespace
@@ -35,6 +38,10 @@ const char* img_usage() {
          "  compare [-f fmt] [-F fmt] [-p] [-q] [-s] [-U] filename1 filename2\n"
          "  map     [-f fmt] [--output=human|json] [--start-offset=N] [--max-length=N] [-U] "
          "filename\n"
+         "  snapshot [-q] [-U] [-l | -a snapshot | -c snapshot | -d snapshot] filename\n"
+         "  resize  [-f fmt] [--shrink] [-q] filename [+|-]size\n"
+         "  commit  [-q] [-f fmt] [-b base] [-d] [-p] filename\n"
+         "  rebase  [-q] [-f fmt] [-p] [-u] -b backing_file [-F backing_fmt] filename\n"
          "\n"
          "Formats: raw, qcow2. Sizes take k, M, G, T, P or E suffixes.\n";
 }

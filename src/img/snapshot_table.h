@@ -3,25 +3,15 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "block/qcow2/qcow2_header.h"
+#include "block/qcow2/qcow2_snapshot_table.h"
 
 namespace tandem::img {
 
-struct Snapshot {
-  uint64_t l1_table_offset = 0;
-  uint32_t l1_size = 0;
-  std::string id;
-  std::string name;
-  uint32_t date_sec = 0;
-  uint32_t date_nsec = 0;
-  uint64_t vm_clock_nsec = 0;
-  uint64_t vm_state_size = 0;
-  std::optional<uint64_t> icount;  // unknown in older images
-};
+using Snapshot = qcow2::SnapshotEntry;
 
 struct SnapshotTable {
   std::vector<Snapshot> snapshots;

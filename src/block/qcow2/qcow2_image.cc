@@ -103,7 +103,7 @@ std::unique_ptr<Qcow2Image> Qcow2Image::open(const std::string& path, const Opti
   if (!options.read_only && image->header_.autoclear_features != 0) image->clear_autoclear_bits();
 
   chain.links.push_back({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), path});
-  if (!image->header_.backing_file.empty()) {
+  if (!image->header_.backing_file.empty() && options.open_backing) {
     image->backing_ = open_backing_image(resolve_backing_path(path, image->header_.backing_file),
                                          image->header_.backing_format, options.cache, chain);
   }

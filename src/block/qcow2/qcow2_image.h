@@ -33,6 +33,7 @@
 #include "block/block_options.h"
 #include "block/qcow2/image_file.h"
 #include "block/qcow2/qcow2_header.h"
+#include "block/qcow2/qcow2_snapshot_table.h"
 #include "block/qcow2/sync_image.h"
 #include "block/qcow2/table_cache.h"
 
@@ -49,6 +50,9 @@ class Qcow2Image final : public SyncImage {
     size_t l2_cache_bytes = 4 << 20;
     size_t refcount_cache_bytes = 1 << 20;
     WriteObserver* observer = nullptr;  // tests: sees every write to the image file
+    // False: the backing file is not opened, unallocated clusters read as zeroes. Only for tools
+    // that read allocated clusters and change metadata (commit opens each layer alone).
+    bool open_backing = true;
   };
 
   // Opens and locks the image and its backing chain (read-only, each raw or qcow2, loops
@@ -107,6 +111,31 @@ class Qcow2Image final : public SyncImage {
   // most cluster_size() - 1 bytes), e.g. by several threads.
   int write_compressed_data(uint64_t offset, std::span<const uint8_t> compressed);
 
+  // --- Internal snapshots and whole-image changes (qcow2_snapshot.cc, qcow2_resize.cc) ---
+  // Each first writes the cached metadata back, orders its own updates so that a crash at any
+  // point leaves an image QEMU accepts (leaked clusters at worst; the one exception, COPIED
+  // flags lagging their refcounts for a moment, is explained in qcow2_snapshot.cc), and ends
+  // flushed. Bad requests and I/O errors throw Error naming the image; after an I/O error the
+  // image refuses further writes.
+
+  // The snapshot table, read from the file.
+  std::vector<SnapshotEntry> snapshots();
+  // Adds a snapshot of the disk as it is now (no VM state); returns its ID (one above the
+  // highest numeric ID, as QEMU numbers them). Names must be unique here.
+  std::string create_snapshot(const std::string& name, uint32_t date_sec, uint32_t date_nsec);
+  // Makes the disk what it was when snapshot `id` was taken (its virtual size too).
+  void apply_snapshot(const std::string& id);
+  void delete_snapshot(const std::string& id);
+  // Changes the virtual size (a multiple of 512). Growing reads zeroes in the new area (the
+  // backing file does not show through); shrinking drops the clusters past the new end.
+  void resize(uint64_t new_size);
+  // Drops every cluster of the active layer so that the backing file shows through, as qemu-img
+  // commit leaves the image it committed.
+  void make_empty();
+  // Rewrites the backing file name and format in the header ("" name: no backing file). The
+  // backing image opened with this image stays the old one.
+  void set_backing_file(const std::string& name, const std::string& format);
+
   bool read_only() const { return read_only_; }
   const Header& header() const { return header_; }
   SyncImage* backing() const { return backing_.get(); }
@@ -158,6 +187,31 @@ class Qcow2Image final : public SyncImage {
   void release(uint64_t entry);  // frees what an L2 entry references (deferred)
   // Metadata write-back between requests when the caches are full or O_DSYNC needs it.
   int end_modify(int result);
+
+  // --- Snapshots and whole-image changes (qcow2_snapshot.cc, qcow2_resize.cc) ---
+  // Writes the metadata back and checks that the image may change; throws Error.
+  void begin_update(const char* what);
+  // Throws Error "could not <what> '<image>': <errno text>" when r < 0 (the image then refuses
+  // writes: memory and file may disagree).
+  void must(int r, const char* what);
+  std::vector<uint64_t> read_l1_table(uint64_t offset, uint32_t entries);
+  // The snapshot table; its size in bytes in *table_bytes (if not null).
+  std::vector<SnapshotEntry> read_snapshots(uint64_t* table_bytes);
+  // One more reference to L2 table `l2_offset` and to every cluster it references (a new L1
+  // table shares it); with clear_copied, the table's entries lose their COPIED flags.
+  int reference_l2(uint64_t l2_offset, bool clear_copied);
+  // One reference less to the table and its clusters, applied by the next write-back.
+  int release_l2(uint64_t l2_offset);
+  int reference_entry(uint64_t entry);
+  // Sets COPIED in the active L1 and L2 entries exactly where the refcount is 1.
+  int fix_copied_flags();
+  // Writes `entries` as the new snapshot table, points the header at it, frees the old one.
+  void write_snapshot_table(const std::vector<SnapshotEntry>& entries, uint64_t old_bytes);
+  void grow_l1(uint64_t entries);
+  // Writes a header field and makes it durable.
+  int write_header(uint64_t offset, const void* data, size_t len);
+  // write_back() when the caches or the pending frees have grown too large.
+  int drain();
 
   // --- Refcounts and write-back (qcow2_refcount.cc) ---
   // Allocates `count` contiguous clusters (refcount 1) at the end of the used area.
