@@ -141,6 +141,34 @@ void self_modifying_program(EngineTest* t, testing::FlatMemory& mem, bool fence)
   w(0x1030, kEcall);
 }
 
+// A branch over a few register-only instructions is if-converted: one block runs on past its
+// target, keeping the skipped results only where the branch falls through, and retires only
+// what ran (the interpreter is the reference). Both outcomes, and a loop of both.
+TEST_F(EngineTest, ShortForwardBranchIsIfConverted) {
+  // 0x1000: a2 = 0; loop: a0 = a2 & 1; beq a0, x0, +12 (over two); a1 += 5; a1 += a2;
+  //         a2 += 1; bne a2, t0, loop; ecall
+  program(0x1000, {addi(kA2, 0, 0), I(0x13, 7, kA0, kA2, 1), B(0, kA0, 0, 12), addi(kA1, kA1, 5),
+                   add(kA1, kA1, kA2), addi(kA2, kA2, 1), B(1, kA2, kT0, -20), kEcall});
+  for (uint64_t iterations : {1u, 2u, 1000u}) {
+    make_engine();
+    cpu_ = CpuState{};
+    mem_.attach(cpu_);
+    cpu_.x[kT0] = iterations;
+    cpu_.pc = 0x1000;
+    EXPECT_EQ(run_until_exit().kind, ExitKind::kEcall);
+    CpuState ref;
+    mem_.attach(ref);
+    ref.x[kT0] = iterations;
+    ref.pc = 0x1000;
+    EXPECT_EQ(riscv::interpret(ref, mem_, 10000000).kind, ExitKind::kEcall);
+    EXPECT_EQ(cpu_.x[kA1], ref.x[kA1]) << iterations;
+    EXPECT_EQ(cpu_.x[kA2], iterations);
+    EXPECT_EQ(cpu_.instret, ref.instret) << iterations;
+    // The loop body is one block: nothing ends it at the short branch.
+    EXPECT_LE(engine_->stats().translations, 3u) << iterations;
+  }
+}
+
 TEST_F(EngineTest, SelfModifyingCodeIsSeenWithoutFenceI) {
   self_modifying_program(this, mem_, false);
   make_engine();

@@ -35,6 +35,9 @@ struct Ctx {
   unsigned insn_index = 0;  // instructions before this one in the TB
   const DecodedInsn* d = nullptr;
   bool end = false;  // the TB ends after this instruction
+  // Set while translating instructions a short forward branch skips (translate.cc): all ones
+  // when the branch is taken; register writes then keep the old value under the mask.
+  Temp skip_mask = tcg::kNoTemp;
 
   bool system() const { return flags & tcg::tb_flags::kSystem; }
   bool fp_enabled() const { return !system() || (flags & tcg::tb_flags::kFpEnabled); }
@@ -53,7 +56,15 @@ struct Ctx {
   }
   Temp x(unsigned r) { return r == 0 ? c64(0) : ir.ld_global(Type::kI64, x_off(r)); }
   void set_x(unsigned r, Temp v) {
-    if (r != 0) ir.st_global(Type::kI64, x_off(r), v);
+    if (r == 0) return;
+    if (skip_mask != tcg::kNoTemp) {
+      // v ^ ((v ^ old) & mask): the old value where the branch skips this instruction.
+      const Temp old = ir.ld_global(Type::kI64, x_off(r));
+      const Temp diff = ir.binop(tcg::Opc::kXor, Type::kI64, v, old);
+      v = ir.binop(tcg::Opc::kXor, Type::kI64, v,
+                   ir.binop(tcg::Opc::kAnd, Type::kI64, diff, skip_mask));
+    }
+    ir.st_global(Type::kI64, x_off(r), v);
   }
   Temp f64(unsigned r) { return ir.ld_global(Type::kF64, f_off(r)); }
   Temp f32(unsigned r) { return ir.ld_global(Type::kF32, f_off(r)); }  // NaN-box checked
