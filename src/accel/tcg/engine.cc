@@ -169,6 +169,7 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
   }
   params.host = &opts_.features;
   params.want_listing = trace_.in_asm;
+  if (sys_ && cpu_) params.csr_helper = cpu_->csr_helper;
   unsigned max_insns = opts_.max_insns;
   for (int attempt = 0;; ++attempt) {
     params.max_insns = max_insns;

@@ -37,11 +37,24 @@ struct CpuState {
   void* sys = nullptr;
   uint32_t mem_fault = 0;
 
+  // Full-system mode: runs a CSR instruction for generated code (system/hart.cc) and returns a
+  // CsrStatus; the CSR's old value is left in csr_value. `hart` is the hart owning this state.
+  uint64_t (*csr_helper)(CpuState* env, uint64_t operand, uint64_t insn) = nullptr;
+  void* hart = nullptr;
+  uint64_t csr_value = 0;
+
   // Counters readable through rdcycle/rdinstret/rdtime (user mode reads host time).
   uint64_t instret = 0;
 };
 
 static_assert(std::is_standard_layout_v<CpuState>);
+
+// What CpuState::csr_helper did with a CSR instruction.
+enum CsrStatus : uint64_t {
+  kCsrDone = 0,   // done; the block goes on
+  kCsrLeave = 1,  // done, but the hart must look at its state (flags, TLB, interrupts) next
+  kCsrHart = 2,   // nothing done: leave the instruction to the hart (it traps, or counts)
+};
 
 // Why execution stopped and control came back to the caller (user-mode loop or machine).
 enum class ExitKind {

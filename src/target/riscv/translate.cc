@@ -159,8 +159,12 @@ void translate_block(const TranslateParams& params, GuestMemory& mem, tcg::Ir& i
                      TranslateResult* result) {
   ir.clear();
   *result = TranslateResult{};
-  Ctx c{
-      .ir = ir, .host = *params.host, .frm = params.frm, .flags = params.flags, .tb_pc = params.pc};
+  Ctx c{.ir = ir,
+        .host = *params.host,
+        .frm = params.frm,
+        .flags = params.flags,
+        .tb_pc = params.pc,
+        .csr_helper = params.csr_helper};
   uint64_t pc = params.pc;
   const uint64_t page = pc & kPageMask;
   for (unsigned n = 0;; ++n) {

@@ -14,6 +14,7 @@
 
 #include "accel/tcg/host_features.h"
 #include "accel/tcg/ir.h"
+#include "target/riscv/cpu_state.h"
 #include "target/riscv/guest_memory.h"
 
 namespace tandem::riscv {
@@ -25,6 +26,9 @@ struct TranslateParams {
   unsigned max_insns = 128;
   const tcg::HostFeatures* host = nullptr;
   bool want_listing = false;  // fill TranslateResult::listing (-d in_asm)
+  // Full-system mode: CpuState::csr_helper, called for CSR instructions (nullptr: they all
+  // leave the block for the hart).
+  uint64_t (*csr_helper)(CpuState*, uint64_t, uint64_t) = nullptr;
 };
 
 struct TranslateResult {

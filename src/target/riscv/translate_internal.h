@@ -30,8 +30,9 @@ struct Ctx {
   uint32_t frm;
   uint32_t flags = 0;  // tcg::tb_flags (full-system mode), 0 in user mode
   uint64_t tb_pc = 0;
-  uint64_t pc = 0;          // of the current instruction
-  uint64_t next_pc = 0;     // pc + length
+  uint64_t (*csr_helper)(CpuState*, uint64_t, uint64_t) = nullptr;  // TranslateParams'
+  uint64_t pc = 0;                                                  // of the current instruction
+  uint64_t next_pc = 0;                                             // pc + length
   unsigned insn_index = 0;  // instructions before this one in the TB
   const DecodedInsn* d = nullptr;
   bool end = false;  // the TB ends after this instruction

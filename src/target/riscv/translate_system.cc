@@ -59,6 +59,39 @@ uint32_t fflags_from_mxcsr(uint32_t mxcsr) {
   return mxcsr_to_fflags(mxcsr);
 }
 
+// Full-system CSR access: the hart's helper does it in the block (a kernel toggles sstatus.SIE
+// and reads time, sepc or scause hundreds of thousands of times per boot; a trip through the
+// dispatcher and the hart costs far more than a call). The helper says whether it did it,
+// whether the hart must look at its state before the next instruction (an enabled interrupt, a
+// changed translation context), or whether the hart must run the instruction itself (a trap,
+// a counter that needs the exact instruction count).
+bool translate_csr_call(Ctx& c) {
+  if (!c.csr_helper) return false;
+  const DecodedInsn& d = *c.d;
+  Ir& ir = c.ir;
+  const bool imm_form = d.op == Op::kCsrrwi || d.op == Op::kCsrrsi || d.op == Op::kCsrrci;
+  const Temp operand = imm_form ? c.c64(static_cast<uint64_t>(d.imm)) : c.x(d.rs1);
+  const Temp status =
+      ir.call(reinterpret_cast<const void*>(c.csr_helper), tcg::kCallPassEnv | tcg::kCallWritesEnv,
+              Type::kI64, operand, c.c64(d.expanded));
+  const uint32_t done = ir.new_label();
+  ir.brcond(Cond::kNe, Type::kI64, status, c.c64(kCsrHart), done);
+  ir.exit(static_cast<tcg::ExitCode>(static_cast<uint32_t>(tcg::ExitCode::kGuest) +
+                                     static_cast<uint32_t>(ExitKind::kIllegalInstruction)),
+          c.pc, c.c64(d.raw));
+  ir.ops.back().aux2 = 0;  // not retired
+  ir.label(done);
+  c.set_x(d.rd, ir.ld_global(Type::kI64, offsetof(CpuState, csr_value)));
+  const uint32_t go_on = ir.new_label();
+  ir.brcond(Cond::kEq, Type::kI64, status, c.c64(kCsrDone), go_on);
+  ir.exit(static_cast<tcg::ExitCode>(static_cast<uint32_t>(tcg::ExitCode::kGuest) +
+                                     static_cast<uint32_t>(ExitKind::kInterrupted)),
+          c.next_pc);
+  ir.ops.back().aux2 = 1;  // retired
+  ir.label(go_on);
+  return true;
+}
+
 bool translate_system(Ctx& c) {
   const DecodedInsn& d = *c.d;
   Ir& ir = c.ir;
@@ -85,9 +118,9 @@ bool translate_system(Ctx& c) {
       return false;
   }
   // Full-system mode: the counters obey mcounteren/scounteren and read the machine's clock,
-  // and every other CSR is privileged: the hart executes those. The FP CSRs stay here while
-  // mstatus.FS enables them.
-  if (c.system() && (d.csr > 0x003 || !c.fp_enabled())) return false;
+  // and every other CSR is privileged: the hart executes those, through its helper from the
+  // block. The FP CSRs stay here while mstatus.FS enables them.
+  if (c.system() && (d.csr > 0x003 || !c.fp_enabled())) return translate_csr_call(c);
   const bool imm_form = d.op == Op::kCsrrwi || d.op == Op::kCsrrsi || d.op == Op::kCsrrci;
   const bool is_write_op = d.op == Op::kCsrrw || d.op == Op::kCsrrwi;
   const bool writes = is_write_op || d.rs1 != 0;

@@ -39,6 +39,8 @@ SystemHart::SystemHart(unsigned hartid, const GuestRam& ram, const IoBus& mmio, 
     : mem(ram, mmio, ps), env_(env) {
   env_.hartid = hartid;
   cpu.sys = &mem;
+  cpu.hart = this;
+  cpu.csr_helper = &SystemHart::csr_from_block;
   if (code_pages) {
     mem.set_code_pages(code_pages);
     cpu.guest_base = reinterpret_cast<uint8_t*>(mem.tlb());
@@ -299,14 +301,23 @@ bool SystemHart::exec_system(uint32_t raw) {
     return true;
   }
   if (funct3 == 4) return false;
+  const uint64_t operand = funct3 >= 5 ? rs1 : cpu.x[rs1];
+  const auto old = csr_op(raw, operand);
+  if (!old) return false;
+  if (rd != 0) cpu.x[rd] = *old;
+  cpu.pc += 4;
+  ++cpu.instret;
+  return true;
+}
+
+std::optional<uint64_t> SystemHart::csr_op(uint32_t raw, uint64_t operand) {
+  const unsigned funct3 = (raw >> 12) & 7, rs1 = (raw >> 15) & 31;
   const uint16_t csr = static_cast<uint16_t>(raw >> 20);
-  const bool imm_form = funct3 >= 5;
-  const uint64_t operand = imm_form ? rs1 : cpu.x[rs1];
   const unsigned op = funct3 & 3;  // 1 rw, 2 rs, 3 rc
   const bool writes = op == 1 || rs1 != 0;
-  if (!ps.csr_accessible(csr, writes)) return false;
+  if (!ps.csr_accessible(csr, writes)) return std::nullopt;
   const auto old = ps.read_csr(csr, hw_pending(), cpu.instret, env_);
-  if (!old) return false;
+  if (!old) return std::nullopt;
   if (writes) {
     // mip.SEIP reads as the OR of the software bit and the PLIC's line, but csrrs/csrrc modify
     // the software bit alone: otherwise OpenSBI's `csrs mip, STIP` would latch a pending
@@ -315,13 +326,39 @@ bool SystemHart::exec_system(uint32_t raw) {
     if (csr == 0x344) base = (base & ~kSei) | (ps.mip_soft & kSei);
     const uint64_t value = op == 1 ? operand : op == 2 ? (base | operand) : (base & ~operand);
     bool flush = false;
-    if (!ps.write_csr(csr, value, cpu.instret, flush)) return false;
+    if (!ps.write_csr(csr, value, cpu.instret, flush)) return std::nullopt;
     if (flush) mem.flush_tlb();
   }
-  if (rd != 0) cpu.x[rd] = *old;
-  cpu.pc += 4;
-  ++cpu.instret;
-  return true;
+  return old;
+}
+
+namespace {
+// Counters that read or write the retired-instruction count, which generated code keeps in a
+// register until the block exits: the hart runs those itself.
+bool counts_instructions(uint16_t csr) {
+  const uint16_t base = csr & ~0x80;                // the RV32 high halves alias the same counters
+  if (base >= 0xb00 && base <= 0xb1f) return true;  // mcycle, minstret, mhpmcounter*
+  return base >= 0xc00 && base <= 0xc1f && base != 0xc01;  // cycle, instret, hpmcounter*
+}
+}  // namespace
+
+uint64_t SystemHart::csr_from_block(CpuState* env, uint64_t operand, uint64_t insn) {
+  auto* hart = static_cast<SystemHart*>(env->hart);
+  const auto raw = static_cast<uint32_t>(insn);
+  if (counts_instructions(static_cast<uint16_t>(raw >> 20))) return kCsrHart;
+  const uint32_t flags = hart->mem.tb_flags();
+  const uint64_t tlb = hart->mem.tlb_generation();
+  const auto old = hart->csr_op(raw, operand);
+  if (!old) return kCsrHart;  // nothing was changed: the hart raises the trap
+  ++hart->inline_csrs;
+  env->csr_value = *old;
+  // Blocks are specialised for the privilege and translation context, and interrupts are
+  // taken between blocks: leave when either may have changed.
+  if (hart->mem.tb_flags() != flags || hart->mem.tlb_generation() != tlb ||
+      hart->ps.pending_interrupt(hart->hw_pending())) {
+    return kCsrLeave;
+  }
+  return kCsrDone;
 }
 
 HartGroup::HartGroup(unsigned num_harts, const GuestRam& ram, const IoBus& mmio, PrivEnv env,
@@ -342,10 +379,11 @@ HartGroup::~HartGroup() {
                                          "misaligned", "interrupted", "fence.i"};
     for (auto& h : harts_) {
       std::fprintf(stderr,
-                   "hart %u: %llu traps, %llu system-instruction exits, TLB flushes %llu full "
-                   "%llu page; exits:",
+                   "hart %u: %llu traps, %llu system-instruction exits, %llu CSR accesses "
+                   "in blocks, TLB flushes %llu full %llu page; exits:",
                    h->env_.hartid, static_cast<unsigned long long>(h->traps_taken),
                    static_cast<unsigned long long>(h->csr_exits),
+                   static_cast<unsigned long long>(h->inline_csrs),
                    static_cast<unsigned long long>(h->mem.full_flushes),
                    static_cast<unsigned long long>(h->mem.page_flushes));
       for (unsigned k = 0; k < 9; ++k) {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -77,7 +78,8 @@ class SystemHart {
   uint64_t traps_taken = 0;
   // Translator: engine exits by ExitKind (TANDEM_HART_STATS=1 prints them at the end).
   uint64_t exits[16] = {};
-  uint64_t csr_exits = 0;  // of the illegal-instruction exits: CSR accesses and xRET/WFI/SFENCE
+  uint64_t csr_exits = 0;    // of the illegal-instruction exits: CSR accesses and xRET/WFI/SFENCE
+  uint64_t inline_csrs = 0;  // CSR instructions done from generated code
 
  private:
   void run_interpreted(uint64_t max_insns);
@@ -88,6 +90,11 @@ class SystemHart {
   void handle_illegal(uint32_t raw);
   friend class HartGroup;
   bool exec_system(uint32_t raw);  // CSR ops, mret, sret, wfi, sfence.vma; false: illegal
+  // csrrw/csrrs/csrrc (and the immediate forms) with its operand: the old value, or nullopt
+  // (illegal: nothing changed).
+  std::optional<uint64_t> csr_op(uint32_t raw, uint64_t operand);
+  // CpuState::csr_helper: a CSR instruction run from generated code (a CsrStatus).
+  static uint64_t csr_from_block(CpuState* env, uint64_t operand, uint64_t insn);
   void emulate_access(FaultKind kind, Access access, uint64_t addr);
   void set_priv_context_changed() { mem.flush_tlb(); }
 
