@@ -9,7 +9,7 @@
 // Prints MB/s or IOPS for both and guest/host ratios. Run by hand; nothing is asserted.
 //
 //   bench_blk_x86 [--image-mb N] [--bytes-mb N] [--ios N] [--cache writeback|none]
-//                 [--aio io_uring|threads] [--dir DIR] [--tandem PATH]
+//                 [--aio io_uring|threads] [--dir DIR] [--tandem PATH] [--guest BZIMAGE]
 #include <fcntl.h>
 #include <liburing.h>
 #include <sys/stat.h>
@@ -133,8 +133,17 @@ int main(int argc, char** argv) {
   std::string tandem = TANDEM_BIN, guest = std::string(TANDEM_X86_GUEST_DIR) + "/virtio.bzImage";
   std::string dir = "/var/tmp", cache = "writeback", aio = "io_uring";
   uint64_t image_mb = 512, bytes_mb = 256, ios = 20000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
+  for (int i = 1; i < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--help" || k == "-h") {
+      std::printf(
+          "usage: bench_blk_x86 [--image-mb N (512)] [--bytes-mb N (256)] [--ios N (20000)]\n"
+          "                     [--cache writeback|none] [--aio io_uring|threads] [--dir DIR]\n"
+          "                     [--tandem PATH] [--guest BZIMAGE (the virtio test guest)]\n");
+      return 0;
+    }
+    if (i + 1 >= argc) die("option " + k + " needs a value");
+    std::string v = argv[i + 1];
     if (k == "--image-mb")
       image_mb = std::strtoull(v.c_str(), nullptr, 0);
     else if (k == "--bytes-mb")
@@ -149,6 +158,8 @@ int main(int argc, char** argv) {
       dir = v;
     else if (k == "--tandem")
       tandem = v;
+    else if (k == "--guest")
+      guest = v;
     else
       die("unknown option " + k);
   }

@@ -12,6 +12,22 @@
 
 namespace tandem {
 
+namespace {
+// The loop whose run() or run_once() the current thread is in (nested loops are not a thing).
+thread_local const EventLoop* tls_current_loop = nullptr;
+
+class CurrentLoop {
+ public:
+  explicit CurrentLoop(const EventLoop* loop) : saved_(tls_current_loop) {
+    tls_current_loop = loop;
+  }
+  ~CurrentLoop() { tls_current_loop = saved_; }
+
+ private:
+  const EventLoop* saved_;
+};
+}  // namespace
+
 EventLoop::EventLoop() {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) fail_errno("epoll_create1");
@@ -40,10 +56,25 @@ void EventLoop::remove_fd(int fd) {
   callbacks_.erase(fd);
 }
 
+bool EventLoop::on_loop_thread() const {
+  return tls_current_loop == this;
+}
+
+bool EventLoop::will_poll() const {
+  // run() goes through poll_for_work() before every sleep, and each spin ends with
+  // polling(false); only stop() skips it, and then nobody cares.
+  return on_loop_thread() && in_run_ && !stopping_;
+}
+
 void EventLoop::post(std::function<void()> fn) {
   {
     std::lock_guard lock(mutex_);
     posted_.push_back(std::move(fn));
+  }
+  if (on_loop_thread()) {
+    // The dispatcher drains this before it next waits (run_once, poll_for_work).
+    local_posted_ = true;
+    return;
   }
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
@@ -52,35 +83,74 @@ void EventLoop::post(std::function<void()> fn) {
 int EventLoop::add_poller(std::function<bool()> poll, std::function<void(bool)> polling) {
   std::lock_guard lock(mutex_);
   const int id = next_poller_id_++;
-  pollers_.push_back(std::make_shared<Poller>(Poller{id, std::move(poll), std::move(polling)}));
+  auto p = std::make_shared<Poller>();
+  p->id = id;
+  p->poll = std::move(poll);
+  p->polling = std::move(polling);
+  pollers_.push_back(std::move(p));
+  ++pollers_generation_;
   return id;
 }
 
 void EventLoop::remove_poller(int id) {
   std::lock_guard lock(mutex_);
-  std::erase_if(pollers_, [id](const std::shared_ptr<Poller>& p) { return p->id == id; });
+  std::erase_if(pollers_, [id](const std::shared_ptr<Poller>& p) {
+    if (p->id != id) return false;
+    p->removed = true;
+    return true;
+  });
+  ++pollers_generation_;
 }
 
 bool EventLoop::poll_for_work() {
-  const uint64_t budget = poll_max_ns_;
+  const uint64_t budget = std::min<uint64_t>(poll_ns_, poll_max_ns_);
   std::vector<std::shared_ptr<Poller>> pollers;
+  uint64_t generation;
   {
     std::lock_guard lock(mutex_);
     pollers = pollers_;
+    generation = pollers_generation_;
   }
-  if (budget == 0 || pollers.empty()) return false;
+  if (pollers.empty()) return false;
+  for (auto& p : pollers) {
+    if (!p->removed) p->polling(true);
+  }
+  if (budget == 0) {
+    // No spin, but the bracket will_poll() promised.
+    for (auto& p : pollers) {
+      if (!p->removed) p->polling(false);
+    }
+    return false;
+  }
   using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + std::chrono::nanoseconds(budget);
-  for (auto& p : pollers) p->polling(true);
-  bool work = false;
-  while (!work && !stopping_) {
-    for (auto& p : pollers) work |= p->poll();
-    // Completions (io_uring, the thread pool) and posted work arrive through fds.
-    if (!work) work = run_once(0) > 0;
-    if (Clock::now() >= deadline) break;
+  auto deadline = Clock::now() + std::chrono::nanoseconds(budget);
+  unsigned rounds = 0;
+  // Until no poller, fd or posted function has had work for `budget`, or the set of pollers
+  // changed (the caller starts a new spin with the new set).
+  while (!stopping_ && pollers_generation_ == generation) {
+    bool work = false;
+    for (auto& p : pollers) {
+      if (!p->removed) work |= p->poll();
+    }
+    if (local_posted_) work |= drain_posted();
+    // Other devices, posted work and stray completions arrive through fds: look at them every
+    // kFdCheckRounds rounds (a round without work takes well under a microsecond).
+    if (++rounds >= kFdCheckRounds) {
+      rounds = 0;
+      work |= run_once(0) > 0;
+    }
+    auto now = Clock::now();
+    if (work) {
+      deadline = now + std::chrono::nanoseconds(budget);
+    } else if (now >= deadline) {
+      spin_end_ns_ = now.time_since_epoch().count();
+      break;
+    }
   }
-  for (auto& p : pollers) p->polling(false);
-  return work;
+  for (auto& p : pollers) {
+    if (!p->removed) p->polling(false);
+  }
+  return !stopping_ && pollers_generation_ != generation;
 }
 
 void EventLoop::stop() {
@@ -89,17 +159,22 @@ void EventLoop::stop() {
   [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
 }
 
-void EventLoop::drain_posted() {
+bool EventLoop::drain_posted() {
   std::vector<std::function<void()>> work;
   {
     std::lock_guard lock(mutex_);
+    local_posted_ = false;
     work.swap(posted_);
   }
   for (auto& fn : work) fn();
+  return !work.empty();
 }
 
 int EventLoop::run_once(int timeout_ms) {
+  CurrentLoop current(this);
   epoll_event events[32];
+  // Work posted from a callback of ours must not wait for the next event.
+  if (local_posted_) timeout_ms = 0;
   int n = ::epoll_wait(epoll_.get(), events, 32, timeout_ms);
   if (n < 0) {
     if (errno == EINTR) return 0;
@@ -121,15 +196,51 @@ int EventLoop::run_once(int timeout_ms) {
     }
     if (callback) (*callback)(events[i].events);
   }
+  if (local_posted_ && drain_posted() && n == 0) n = 1;
   return n;
 }
 
-void EventLoop::run() {
-  while (!stopping_) {
-    // Out of events: spin a while before sleeping, unless there is nothing to poll.
-    if (run_once(0) > 0 || poll_for_work()) continue;
-    run_once(-1);
+bool EventLoop::poll_once() {
+  CurrentLoop current(this);
+  std::vector<std::shared_ptr<Poller>> pollers;
+  {
+    std::lock_guard lock(mutex_);
+    pollers = pollers_;
   }
+  bool work = false;
+  for (auto& p : pollers) {
+    if (!p->removed) work |= p->poll();
+  }
+  if (local_posted_) work |= drain_posted();
+  return work;
+}
+
+void EventLoop::adapt_poll_ns() {
+  if (spin_end_ns_ == 0) return;  // no spin before that sleep
+  const uint64_t max = poll_max_ns_;
+  const uint64_t slept = static_cast<uint64_t>(
+      std::chrono::steady_clock::now().time_since_epoch().count() - spin_end_ns_);
+  const uint64_t now_ns = poll_ns_;
+  if (slept <= max) {
+    poll_ns_ = std::min(max, now_ns * 2);  // a longer spin would have seen it coming
+  } else {
+    poll_ns_ = std::max(std::min(kPollStartNs, max), now_ns / 2);
+  }
+}
+
+void EventLoop::run() {
+  CurrentLoop current(this);
+  in_run_ = true;
+  while (!stopping_) {
+    if (run_once(0) > 0) continue;
+    // Out of events: spin until idle for poll_max_ns (unless there is nothing to poll), then
+    // sleep. The pollers' polling(false) has handled what came in without an event.
+    spin_end_ns_ = 0;
+    if (poll_for_work()) continue;
+    run_once(-1);
+    adapt_poll_ns();
+  }
+  in_run_ = false;
   drain_posted();
 }
 

@@ -72,10 +72,119 @@ TEST(IoThread, PollersFindWorkWithoutEvents) {
     std::this_thread::yield();
   }
   EXPECT_EQ(handled.load(), 1);
+  io.stop();  // ends the spin: polling(false)
   io.loop().remove_poller(id);
-  io.stop();
   EXPECT_GE(begins.load(), 1);
   EXPECT_EQ(begins.load(), ends.load());
+}
+
+// A busy poller keeps the loop spinning (no sleep, no polling(false)) as long as it finds work,
+// well beyond poll_max_ns; fds and posted work are still served meanwhile.
+TEST(IoThread, SpinLastsWhileThereIsWork) {
+  IoThread io;
+  io.loop().set_poll_max_ns(200'000);  // 0.2 ms
+  std::atomic<int> begins{0}, ends{0};
+  std::atomic<bool> stop_work{false};
+  int id = io.loop().add_poller([&] { return !stop_work.load(); },
+                                [&](bool on) { (on ? begins : ends).fetch_add(1); });
+  std::promise<void> ran;
+  io.loop().post([&] { ran.set_value(); });
+  ASSERT_EQ(ran.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  // Posted work still runs during a busy spin.
+  std::promise<void> ran2;
+  io.loop().post([&] { ran2.set_value(); });
+  ASSERT_EQ(ran2.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // 100x poll_max_ns
+  int begins_busy = begins.load(), ends_busy = ends.load();
+  stop_work = true;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ends.load() < begins.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  io.stop();
+  io.loop().remove_poller(id);
+  EXPECT_EQ(begins_busy, 1);  // one spin all along
+  EXPECT_EQ(ends_busy, 0);
+  EXPECT_EQ(begins.load(), ends.load());
+}
+
+// remove_poller on the loop thread (say, a device destroyed by a callback) takes effect at once,
+// even inside the spin that already holds the poller.
+TEST(IoThread, PollerRemovedOnTheLoopThreadIsNotCalledAgain) {
+  IoThread io;
+  io.loop().set_poll_max_ns(2'000'000'000);
+  std::atomic<int> calls_after_removal{0};
+  std::atomic<bool> armed{false}, removed{false};
+  std::atomic<int> second{0};
+  std::promise<void> done;
+  io.loop().add_poller(
+      [&] {
+        if (armed.load() && !removed.load()) {
+          io.loop().remove_poller(second.load());
+          removed = true;
+          done.set_value();
+        }
+        return false;
+      },
+      [](bool) {});
+  second = io.loop().add_poller(
+      [&] {
+        if (removed.load()) calls_after_removal.fetch_add(1);
+        return false;
+      },
+      [&](bool) {
+        if (removed.load()) calls_after_removal.fetch_add(1);
+      });
+  armed = true;
+  io.loop().post([] {});  // an event: a spin follows it
+  ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  io.stop();
+  EXPECT_EQ(calls_after_removal.load(), 0);
+}
+
+// The spin's length adapts: halved after a sleep longer than poll_max_ns, doubled (up to it)
+// after a wake-up that came within poll_max_ns of the spin's end.
+TEST(IoThread, SpinLengthAdapts) {
+  constexpr uint64_t kMax = 200'000'000;  // 200 ms: wide margins for a loaded host
+  IoThread io;
+  io.loop().set_poll_max_ns(kMax);
+  io.loop().add_poller([] { return false; }, [](bool) {});
+  auto post_and_wait = [&] {
+    std::promise<void> ran;
+    io.loop().post([&] { ran.set_value(); });
+    ASSERT_EQ(ran.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  };
+  post_and_wait();  // a 200 ms spin follows, then a sleep
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  post_and_wait();  // woken ~600 ms after the spin ended: too long to spin for
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(io.loop().poll_ns(), kMax / 2);
+  // Now a 100 ms spin; wake the loop ~30 ms after it ends.
+  std::this_thread::sleep_for(std::chrono::milliseconds(110));
+  post_and_wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(io.loop().poll_ns(), kMax);
+  io.stop();
+}
+
+// post() from the loop's own thread needs no wake-up: the work runs before the loop sleeps.
+TEST(EventLoop, PostFromACallbackRunsInTheSameRunOnce) {
+  EventLoop loop;
+  loop.set_poll_max_ns(0);
+  UniqueFd efd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  bool ran = false;
+  loop.add_fd(efd.get(), EPOLLIN, [&](uint32_t) {
+    uint64_t v;
+    [[maybe_unused]] auto r = read(efd.get(), &v, sizeof v);
+    loop.post([&] { ran = true; });
+  });
+  uint64_t one = 1;
+  ASSERT_EQ(write(efd.get(), &one, 8), 8);
+  EXPECT_GT(loop.run_once(1000), 0);
+  EXPECT_TRUE(ran);
+  EXPECT_FALSE(loop.on_loop_thread());  // only inside run()/run_once()
+  loop.remove_fd(efd.get());
 }
 
 // Spinning off: the same work waits for an event.

@@ -32,14 +32,23 @@ AsyncIo::AsyncIo(EventLoop& loop) : loop_(loop) {
   loop_.add_fd(event_fd_.get(), EPOLLIN, [this](uint32_t) { on_event(); });
 }
 
+void AsyncIo::start_polling() {
+  // Not in our constructor: the loop thread may call the poller at once, and it needs the
+  // subclass (its ring) in place.
+  poller_id_ = loop_.add_poller([this] { return poll(); }, [](bool) {});
+}
+
 AsyncIo::~AsyncIo() {
   // No virtual calls here: the subclass is gone. It called shutdown() unless its constructor
   // threw, in which case nothing was ever started.
-  if (!shut_down_) loop_.remove_fd(event_fd_.get());
+  if (!shut_down_) {
+    if (poller_id_) loop_.remove_poller(poller_id_);
+    loop_.remove_fd(event_fd_.get());
+  }
 }
 
 void AsyncIo::shutdown() {
-  std::vector<std::pair<IoDone, int64_t>> dropped;
+  std::vector<Completion> dropped;
   {
     std::unique_lock lock(mutex_);
     if (shut_down_) return;
@@ -48,6 +57,7 @@ void AsyncIo::shutdown() {
     shut_down_ = true;
     dropped.swap(completed_);
   }
+  if (poller_id_) loop_.remove_poller(poller_id_);
   loop_.remove_fd(event_fd_.get());
 }
 
@@ -56,14 +66,55 @@ uint64_t AsyncIo::epoch() const {
   return epoch_;
 }
 
-bool AsyncIo::submit(IoOp op, uint64_t epoch, IoDone done) {
-  std::lock_guard lock(mutex_);
-  if (epoch != epoch_ || shut_down_) return false;
-  auto p = std::make_unique<Pending>();
-  p->op = std::move(op);
-  p->done = std::move(done);
+std::unique_ptr<AsyncIo::Pending> AsyncIo::take_pending_locked() {
+  if (free_pending_.empty()) return std::make_unique<Pending>();
+  std::unique_ptr<Pending> p = std::move(free_pending_.back());
+  free_pending_.pop_back();
+  return p;
+}
+
+bool AsyncIo::start_op_locked(std::unique_ptr<Pending> p, uint64_t epoch) {
+  if (epoch != epoch_ || shut_down_) {
+    p->done = nullptr;
+    p->op.iov.clear();
+    if (free_pending_.size() < kMaxPooled) free_pending_.push_back(std::move(p));
+    return false;
+  }
   start_locked(std::move(p));
   return true;
+}
+
+bool AsyncIo::submit(IoOp op, uint64_t epoch, IoDone done) {
+  std::lock_guard lock(mutex_);
+  std::unique_ptr<Pending> p = take_pending_locked();
+  p->op = std::move(op);
+  p->done = std::move(done);
+  return start_op_locked(std::move(p), epoch);
+}
+
+bool AsyncIo::submit_rw(IoOp::Kind kind, int fd, uint64_t offset, std::span<const iovec> iov,
+                        uint64_t epoch, IoDone done) {
+  std::lock_guard lock(mutex_);
+  std::unique_ptr<Pending> p = take_pending_locked();
+  p->op.kind = kind;
+  p->op.fd = fd;
+  p->op.offset = offset;
+  p->op.length = 0;
+  p->op.mode = 0;
+  p->op.iov.assign(iov.begin(), iov.end());  // keeps the pooled vector's capacity
+  p->done = std::move(done);
+  return start_op_locked(std::move(p), epoch);
+}
+
+void AsyncIo::plug() {
+  std::lock_guard lock(mutex_);
+  ++plugged_;
+}
+
+void AsyncIo::unplug() {
+  std::lock_guard lock(mutex_);
+  if (plugged_ == 0 || --plugged_ > 0 || shut_down_) return;
+  flush_locked();
 }
 
 bool AsyncIo::run_if_current(uint64_t epoch, const std::function<void()>& fn) {
@@ -78,6 +129,7 @@ void AsyncIo::defer(std::function<void()> fn) {
     std::lock_guard lock(mutex_);
     if (shut_down_) return;
     completed_.emplace_back([fn = std::move(fn)](int64_t) { fn(); }, 0);
+    completed_waiting_ = true;
   }
   wake();
 }
@@ -94,6 +146,10 @@ void AsyncIo::cancel_all() {
 
 void AsyncIo::finish_locked(std::unique_ptr<Pending> p, int64_t result) {
   completed_.emplace_back(std::move(p->done), result);
+  completed_waiting_ = true;
+  p->done = nullptr;
+  p->op.iov.clear();
+  if (free_pending_.size() < kMaxPooled) free_pending_.push_back(std::move(p));
 }
 
 void AsyncIo::wake() {
@@ -104,14 +160,41 @@ void AsyncIo::wake() {
 void AsyncIo::on_event() {
   uint64_t count;
   [[maybe_unused]] ssize_t n = ::read(event_fd_.get(), &count, sizeof count);
-  std::vector<std::pair<IoDone, int64_t>> ready;
+  deliver(false);
+}
+
+AsyncIo::Stats AsyncIo::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+bool AsyncIo::poll() {
+  if (!completed_waiting_.load(std::memory_order_relaxed) && !engine_has_completions()) {
+    return false;
+  }
+  return deliver(true);
+}
+
+bool AsyncIo::deliver(bool polled) {
+  std::vector<Completion> ready;
   {
     std::lock_guard lock(mutex_);
-    if (shut_down_) return;
+    if (shut_down_) return false;
     reap_locked();
+    if (completed_.empty()) {
+      completed_waiting_ = false;
+      return false;
+    }
+    ready.swap(spare_);  // an empty vector with capacity, if we have one
     ready.swap(completed_);
+    completed_waiting_ = false;
+    if (polled) stats_.polled += ready.size();
   }
   for (auto& [done, result] : ready) done(result);
+  ready.clear();
+  std::lock_guard lock(mutex_);
+  if (spare_.capacity() < ready.capacity()) spare_.swap(ready);
+  return true;
 }
 
 int64_t run_io_op(const IoOp& op) {

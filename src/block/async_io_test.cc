@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <future>
 
 #include "base/event_loop.h"
 #include "block/test_image.h"
@@ -126,6 +128,22 @@ TEST_P(AsyncIoTest, DeferRunsOnTheLoop) {
   EXPECT_EQ(ran, 1);
 }
 
+// Completions reach the loop through its pollers, without an fd event.
+TEST_P(AsyncIoTest, PollerDeliversCompletions) {
+  TempImage img(65536);
+  UniqueFd fd = open_or_throw(img.path().c_str(), O_RDONLY);
+  std::vector<uint8_t> buf(4096);
+  std::vector<int64_t> results;
+  iovec v{buf.data(), buf.size()};
+  ASSERT_TRUE(io->submit_rw(IoOp::Kind::kRead, fd.get(), 4096, {&v, 1}, io->epoch(),
+                            [&](int64_t r) { results.push_back(r); }));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (results.empty() && std::chrono::steady_clock::now() < deadline) loop.poll_once();
+  ASSERT_EQ(results, std::vector<int64_t>{4096});
+  EXPECT_EQ(buf, img.contents(4096, 4096));
+  EXPECT_EQ(io->stats().polled, 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, AsyncIoTest,
                          ::testing::Values(AioMode::kIoUring, AioMode::kThreads),
                          [](const auto& info) {
@@ -136,6 +154,63 @@ INSTANTIATE_TEST_SUITE_P(Engines, AsyncIoTest,
 TEST(AsyncIo, ThreadsModeGivesThePool) {
   EventLoop loop;
   EXPECT_STREQ(AsyncIo::create(AioMode::kThreads, loop)->name(), "threads");
+}
+
+// Plugged operations wait for unplug(), which hands them all to the kernel with one system call.
+TEST(AsyncIoUring, PluggedOperationsGoInOneSubmit) {
+  EventLoop loop;
+  auto io = AsyncIo::create(AioMode::kIoUring, loop, 16);
+  if (std::string(io->name()) != "io_uring") GTEST_SKIP() << "io_uring unavailable on this host";
+  TempImage img(65536);
+  UniqueFd fd = open_or_throw(img.path().c_str(), O_RDONLY);
+  std::vector<uint8_t> buf(8 * 4096);
+  int done = 0;
+  uint64_t submits = io->stats().submit_calls;
+  io->plug();
+  io->plug();  // nests
+  for (int i = 0; i < 8; ++i) {
+    iovec v{&buf[4096 * i], 4096};
+    ASSERT_TRUE(io->submit_rw(IoOp::Kind::kRead, fd.get(), 4096ull * i, {&v, 1}, io->epoch(),
+                              [&](int64_t r) { done += r == 4096; }));
+  }
+  io->unplug();
+  for (int i = 0; i < 5; ++i) {
+    loop.run_once(5);
+    loop.poll_once();
+  }
+  EXPECT_EQ(done, 0) << "ran before the last unplug";
+  EXPECT_EQ(io->stats().submit_calls, submits);
+  io->unplug();
+  EXPECT_EQ(io->stats().submit_calls, submits + 1);
+  for (int i = 0; i < 1000 && done < 8; ++i) {
+    loop.run_once(1);
+    loop.poll_once();
+  }
+  EXPECT_EQ(done, 8);
+  EXPECT_EQ(buf, img.contents(0, 8 * 4096));
+}
+
+// An engine made while the loop spins is polled only once it is whole (the poller must not look
+// at a ring that io_uring_queue_init has not set up yet).
+TEST(AsyncIoUring, PollerStartsOnlyOnceTheEngineIsBuilt) {
+  IoThread io;
+  io.loop().set_poll_max_ns(1'000'000'000);
+  io.loop().add_poller([] { return false; }, [](bool) {});
+  auto on_loop = [&](std::function<void()> fn) {
+    std::promise<void> done;
+    io.loop().post([&] {
+      fn();
+      done.set_value();
+    });
+    ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  };
+  on_loop([] {});  // the loop spins from now on
+  for (int i = 0; i < 2000; ++i) {
+    std::unique_ptr<AsyncIo> engine = AsyncIo::create(AioMode::kIoUring, io.loop(), 8);
+    if (std::string(engine->name()) != "io_uring") GTEST_SKIP() << "io_uring unavailable";
+    on_loop([&] { engine.reset(); });  // engines are destroyed on the loop's thread
+  }
+  io.stop();
 }
 
 }  // namespace

@@ -60,6 +60,11 @@ class BlockDriver {
   virtual void cancel_all() = 0;
   // Requests whose callback has not run yet.
   virtual size_t in_flight() const = 0;
+
+  // Batching: requests issued between plug() and unplug() may wait for unplug() to reach the host
+  // together (one system call for a batch). Pairs nest. A hint: drivers may ignore it.
+  virtual void plug() {}
+  virtual void unplug() {}
 };
 
 }  // namespace tandem

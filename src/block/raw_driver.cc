@@ -64,7 +64,9 @@ struct RawDriver::Transfer {
   size_t skip = 0;   // bytes of iov[index] already done
   uint64_t remaining;
   uint64_t epoch;
-  Then then;
+  Then then;                    // runs at the end, or...
+  BlockCallback done;           // ...ends a request of its own (direct_transfer)
+  std::vector<iovec> step_iov;  // scratch for a resumed step
 };
 
 std::unique_ptr<RawDriver> RawDriver::open(const std::string& path, const Options& options,
@@ -127,6 +129,9 @@ void RawDriver::finish_later(const std::shared_ptr<Request>& req, int result) {
 
 void RawDriver::read(uint64_t offset, std::span<const iovec> iov, BlockCallback done) {
   auto total = iov_total(iov);
+  if (total && *total > 0 && in_range(offset, *total) && !needs_bounce(offset, *total, iov)) {
+    return direct_transfer(IoOp::Kind::kRead, offset, iov, std::move(done));
+  }
   auto req = start(Kind::kRead, offset, total.value_or(UINT64_MAX), iov, std::move(done));
   if (!total || !in_range(offset, *total)) return finish_later(req, -EINVAL);
   if (req->length == 0) return finish_later(req, 0);
@@ -135,6 +140,10 @@ void RawDriver::read(uint64_t offset, std::span<const iovec> iov, BlockCallback 
 
 void RawDriver::write(uint64_t offset, std::span<const iovec> iov, BlockCallback done) {
   auto total = iov_total(iov);
+  // Without O_DIRECT writes need no ordering among themselves (begin_modify).
+  if (!read_only_ && !direct_ && total && *total > 0 && in_range(offset, *total)) {
+    return direct_transfer(IoOp::Kind::kWrite, offset, iov, std::move(done));
+  }
   auto req = start(Kind::kWrite, offset, total.value_or(UINT64_MAX), iov, std::move(done));
   if (read_only_) return finish_later(req, -EROFS);
   if (!total || !in_range(offset, *total)) return finish_later(req, -EINVAL);
@@ -202,14 +211,18 @@ void RawDriver::write_zeroes(uint64_t offset, uint64_t length, bool may_unmap, B
 
 // --- Reads and writes ---------------------------------------------------------------------------
 
-bool RawDriver::needs_bounce(const Request& req) const {
+bool RawDriver::needs_bounce(uint64_t offset, uint64_t length, std::span<const iovec> iov) const {
   if (!direct_) return false;
   uint64_t a = file_.offset_align;
-  if (req.offset % a || req.length % a) return true;
-  for (const iovec& v : req.iov) {
+  if (offset % a || length % a) return true;
+  for (const iovec& v : iov) {
     if (reinterpret_cast<uintptr_t>(v.iov_base) % file_.mem_align || v.iov_len % a) return true;
   }
   return false;
+}
+
+bool RawDriver::needs_bounce(const Request& req) const {
+  return needs_bounce(req.offset, req.length, req.iov);
 }
 
 void RawDriver::read_write(const std::shared_ptr<Request>& req, Then then) {
@@ -271,40 +284,82 @@ void RawDriver::bounce_write_fill(const std::shared_ptr<Request>& req, uint64_t 
   transfer(IoOp::Kind::kWrite, c0, {&bounce, 1}, req->epoch, std::move(then));
 }
 
-void RawDriver::transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov,
-                         uint64_t epoch, Then then) {
-  auto t = std::make_shared<Transfer>();
+RawDriver::Transfer* RawDriver::new_transfer(IoOp::Kind kind, uint64_t offset,
+                                             std::span<const iovec> iov, uint64_t epoch) {
+  Transfer* t;
+  {
+    std::lock_guard lock(transfer_mutex_);
+    if (free_transfers_.empty()) {
+      transfers_.push_back(std::make_unique<Transfer>());
+      free_transfers_.push_back(transfers_.back().get());
+    }
+    t = free_transfers_.back();
+    free_transfers_.pop_back();
+  }
   t->kind = kind;
   t->offset = offset;
-  t->iov.assign(iov.begin(), iov.end());
+  t->iov.assign(iov.begin(), iov.end());  // keeps the pooled vector's capacity
+  t->index = 0;
+  t->skip = 0;
   t->remaining = iov_total(iov).value_or(0);
   t->epoch = epoch;
+  return t;
+}
+
+void RawDriver::transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov,
+                         uint64_t epoch, Then then) {
+  Transfer* t = new_transfer(kind, offset, iov, epoch);
   t->then = std::move(then);
   transfer_step(t);
 }
 
-void RawDriver::transfer_step(const std::shared_ptr<Transfer>& t) {
-  IoOp op;
-  op.kind = t->kind;
-  op.fd = file_.fd.get();
-  op.offset = t->offset;
-  for (size_t i = t->index; i < t->iov.size() && op.iov.size() < AsyncIo::kMaxIov; ++i) {
-    iovec v = t->iov[i];
-    if (i == t->index) {
-      v.iov_base = static_cast<uint8_t*>(v.iov_base) + t->skip;
-      v.iov_len -= t->skip;
-    }
-    if (v.iov_len > 0) op.iov.push_back(v);
+void RawDriver::direct_transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov,
+                                BlockCallback done) {
+  ++in_flight_;
+  Transfer* t = new_transfer(kind, offset, iov, io_->epoch());
+  t->done = std::move(done);
+  transfer_step(t);
+}
+
+void RawDriver::transfer_end(Transfer* t, int result) {
+  Then then = std::move(t->then);
+  BlockCallback done = std::move(t->done);
+  t->then = nullptr;
+  t->done = nullptr;
+  {
+    std::lock_guard lock(transfer_mutex_);
+    free_transfers_.push_back(t);
   }
-  if (!io_->submit(std::move(op), t->epoch, [this, t](int64_t r) { transfer_done(t, r); })) {
-    Then then = std::move(t->then);
-    io_->defer([then] { then(-ECANCELED); });
+  if (then) return then(result);
+  done(result);
+  --in_flight_;
+}
+
+void RawDriver::transfer_step(Transfer* t) {
+  std::span<const iovec> iov = t->iov;
+  if (t->index != 0 || t->skip != 0 || iov.size() > AsyncIo::kMaxIov) {
+    // Resuming a short transfer, or more buffers than one system call takes.
+    t->step_iov.clear();
+    for (size_t i = t->index; i < t->iov.size() && t->step_iov.size() < AsyncIo::kMaxIov; ++i) {
+      iovec v = t->iov[i];
+      if (i == t->index) {
+        v.iov_base = static_cast<uint8_t*>(v.iov_base) + t->skip;
+        v.iov_len -= t->skip;
+      }
+      if (v.iov_len > 0) t->step_iov.push_back(v);
+    }
+    iov = t->step_iov;
+  }
+  if (!io_->submit_rw(t->kind, file_.fd.get(), t->offset, iov, t->epoch,
+                      [this, t](int64_t r) { transfer_done(t, r); })) {
+    // Cancelled: end it from the loop, as a completion would.
+    io_->defer([this, t] { transfer_end(t, -ECANCELED); });
   }
 }
 
-void RawDriver::transfer_done(const std::shared_ptr<Transfer>& t, int64_t result) {
+void RawDriver::transfer_done(Transfer* t, int64_t result) {
   if (result == -EINTR || result == -EAGAIN) return transfer_step(t);
-  if (result < 0) return t->then(static_cast<int>(result));
+  if (result < 0) return transfer_end(t, static_cast<int>(result));
   uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(result), t->remaining);
   t->offset += n;
   t->remaining -= n;
@@ -318,9 +373,10 @@ void RawDriver::transfer_done(const std::shared_ptr<Transfer>& t, int64_t result
     ++t->index;
     t->skip = 0;
   }
-  if (t->remaining == 0) return t->then(0);
+  if (t->remaining == 0) return transfer_end(t, 0);
   if (t->kind == IoOp::Kind::kWrite) {
-    return result == 0 ? t->then(-EIO) : transfer_step(t);  // 0: the host takes no more
+    // 0: the host takes no more.
+    return result == 0 ? transfer_end(t, -EIO) : transfer_step(t);
   }
   // With O_DIRECT a read cannot go on from the unaligned offset where the file ends, so the end
   // of the file counts as well as a read of nothing.
@@ -332,7 +388,7 @@ void RawDriver::transfer_done(const std::shared_ptr<Transfer>& t, int64_t result
       std::memset(static_cast<uint8_t*>(t->iov[i].iov_base) + skip, 0, t->iov[i].iov_len - skip);
     }
   });
-  t->then(zeroed ? 0 : -ECANCELED);
+  transfer_end(t, zeroed ? 0 : -ECANCELED);
 }
 
 // --- Discard and zeroing ------------------------------------------------------------------------

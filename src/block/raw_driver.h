@@ -49,6 +49,12 @@ class RawDriver final : public BlockDriver {
 
   // The engine actually in use: "io_uring" or "threads" (io_uring may have fallen back).
   const char* aio_name() const { return io_->name(); }
+  AsyncIo::Stats aio_stats() const { return io_->stats(); }
+  // Transfer objects made so far: bounded by the requests in flight at once (pooled).
+  size_t transfers_made() {
+    std::lock_guard lock(transfer_mutex_);
+    return transfers_.size();
+  }
   CacheMode cache_mode() const { return cache_; }
 
   // BlockDriver
@@ -64,6 +70,8 @@ class RawDriver final : public BlockDriver {
   void write_zeroes(uint64_t offset, uint64_t length, bool may_unmap, BlockCallback done) override;
   void cancel_all() override { io_->cancel_all(); }
   size_t in_flight() const override { return in_flight_.load(); }
+  void plug() override { io_->plug(); }
+  void unplug() override { io_->unplug(); }
 
  private:
   enum class Kind { kRead, kWrite, kFlush, kDiscard, kWriteZeroes };
@@ -80,13 +88,22 @@ class RawDriver final : public BlockDriver {
   // Reads or writes req's buffers at req's offset: directly, or through the bounce buffer.
   void read_write(const std::shared_ptr<Request>& req, Then then);
   bool needs_bounce(const Request& req) const;
+  bool needs_bounce(uint64_t offset, uint64_t length, std::span<const iovec> iov) const;
   void bounce_chunk(const std::shared_ptr<Request>& req, Then then);
   void bounce_write_fill(const std::shared_ptr<Request>& req, uint64_t c0, uint64_t c1, Then then);
-  // Moves bytes between buffers and the file until done or failed, resuming short transfers.
+  // Moves bytes between buffers and the file until done or failed, resuming short transfers;
+  // then runs `then`. Transfers come from a pool (no allocation per request).
   void transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov, uint64_t epoch,
                 Then then);
-  void transfer_step(const std::shared_ptr<Transfer>& t);
-  void transfer_done(const std::shared_ptr<Transfer>& t, int64_t result);
+  // The common case, a read or write the host takes as it is (no bounce buffer, no ordering):
+  // one transfer that ends the request itself, with no Request object.
+  void direct_transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov,
+                       BlockCallback done);
+  Transfer* new_transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov,
+                         uint64_t epoch);
+  void transfer_step(Transfer* t);
+  void transfer_done(Transfer* t, int64_t result);
+  void transfer_end(Transfer* t, int result);
 
   void fallocate(const std::shared_ptr<Request>& req, int mode, Then then);
   void write_zeroes_by_writing(const std::shared_ptr<Request>& req, uint64_t pos, Then then);
@@ -111,6 +128,11 @@ class RawDriver final : public BlockDriver {
 
   std::once_flag zero_once_;
   std::unique_ptr<uint8_t, void (*)(void*)> zeroes_{nullptr, nullptr};
+
+  // Every Transfer ever made (bounded by the requests in flight at once), and the idle ones.
+  std::mutex transfer_mutex_;
+  std::vector<std::unique_ptr<Transfer>> transfers_;
+  std::vector<Transfer*> free_transfers_;
 
   std::unique_ptr<AsyncIo> io_;  // destroyed first (see the destructor)
 };

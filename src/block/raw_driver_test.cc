@@ -296,6 +296,31 @@ TEST_P(RawDriverTest, MoreRequestsThanRingSlots) {
   EXPECT_EQ(buf.bytes(), pattern(0, 4096 * kRequests));
 }
 
+// Reads and writes the host takes as they are need no per-request allocation: their transfer
+// state comes back to a pool.
+TEST_P(RawDriverTest, TransferStateIsReused) {
+  TempImage img(kImageSize);
+  auto d = open(img.path());
+  SKIP_IF_NO_URING();
+  constexpr int kDepth = 4;
+  Buffer buf(4096 * kDepth);
+  for (int round = 0; round < 20; ++round) {
+    int ok = 0;
+    for (int i = 0; i < kDepth; ++i) {
+      iovec v{buf.data() + 4096 * i, 4096};
+      uint64_t off = 4096ull * ((round * kDepth + i) % 256);
+      if (round % 2) {
+        d->read(off, {&v, 1}, [&](int r) { ok += r == 0; });
+      } else {
+        d->write(off, {&v, 1}, [&](int r) { ok += r == 0; });
+      }
+    }
+    ASSERT_TRUE(wait_idle(loop, *d));
+    ASSERT_EQ(ok, kDepth);
+  }
+  EXPECT_LE(d->transfers_made(), static_cast<size_t>(kDepth));
+}
+
 TEST_P(RawDriverTest, CancelAllStopsTouchingBuffers) {
   TempImage img(kImageSize);
   auto d = open(img.path(), false, /*ring_entries=*/8);

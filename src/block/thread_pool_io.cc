@@ -17,6 +17,7 @@ ThreadPoolIo::ThreadPoolIo(EventLoop& loop, unsigned threads) : AsyncIo(loop) {
     for (std::thread& t : threads_) t.join();
     throw;
   }
+  start_polling();
 }
 
 ThreadPoolIo::~ThreadPoolIo() {

@@ -20,6 +20,7 @@ UringIo::UringIo(EventLoop& loop, unsigned entries) : AsyncIo(loop) {
     errno = -r;
     fail_errno("io_uring_register_eventfd");
   }
+  start_polling();
 }
 
 UringIo::~UringIo() {
@@ -33,7 +34,19 @@ void UringIo::start_locked(std::unique_ptr<Pending> p) {
     return;
   }
   issue_locked(std::move(p));
-  submit_ring_locked();
+  if (!plugged_locked()) submit_ring_locked();
+}
+
+void UringIo::flush_locked() {
+  if (io_uring_sq_ready(&ring_) > 0) submit_ring_locked();
+}
+
+bool UringIo::engine_has_completions() const {
+  // The kernel moves the tail, we (under the lock, maybe on another thread) the head: atomic
+  // loads of both, no lock. A stale answer only delays a completion to the next look.
+  unsigned head = __atomic_load_n(ring_.cq.khead, __ATOMIC_RELAXED);
+  unsigned tail = __atomic_load_n(ring_.cq.ktail, __ATOMIC_ACQUIRE);
+  return head != tail;
 }
 
 void UringIo::issue_locked(std::unique_ptr<Pending> p) {
@@ -68,6 +81,7 @@ void UringIo::issue_locked(std::unique_ptr<Pending> p) {
 void UringIo::submit_ring_locked() {
   for (;;) {
     int r = io_uring_submit(&ring_);
+    ++stats_.submit_calls;
     if (r >= 0 || (r != -EINTR && r != -EAGAIN)) {
       // Any other failure leaves the SQEs in the ring; the next submit retries them.
       if (r < 0) TLOG_WARN("io_uring_submit: {}", r);

@@ -1,7 +1,9 @@
 // AsyncIo on io_uring (liburing). Submissions go straight into the ring; when the ring already
 // holds as many operations as it has slots, further ones wait in a user-space queue until
 // completions make room, so neither the submission nor the completion ring can overflow.
-// Completions are announced through an eventfd registered with the ring.
+// Completions are announced through an eventfd registered with the ring, and found by the loop's
+// poller straight in the completion ring. While plugged, operations only fill SQEs; unplug()
+// submits them with one io_uring_enter.
 #pragma once
 
 #include <liburing.h>
@@ -23,6 +25,8 @@ class UringIo final : public AsyncIo {
   void start_locked(std::unique_ptr<Pending> p) override;
   void reap_locked() override;
   void cancel_locked(std::unique_lock<std::mutex>& lock) override;
+  void flush_locked() override;
+  bool engine_has_completions() const override;
 
   void issue_locked(std::unique_ptr<Pending> p);
   void submit_ring_locked();

@@ -37,6 +37,8 @@ class VirtioTransport {
   virtual void kick(uint16_t queue) = 0;
   // Completes a request popped earlier (asynchronous devices): adds the used element and raises
   // the interrupt the driver asked for. Requests from before a reset are dropped silently.
+  // Called from a callback of the I/O thread's loop, the interrupt decision waits for the end of
+  // the loop's round, so that a batch of completions costs one interrupt at most.
   virtual void complete(const VirtqRequest& request, uint32_t written) = 0;
   // The device changed its config space: bumps ConfigGeneration, sends a config interrupt.
   virtual void config_changed() = 0;

@@ -102,6 +102,7 @@ VirtioMmio::VirtioMmio(Token, std::unique_ptr<VirtioDevice> device, const GuestR
       fail("virtio device {}: queue {} has bad maximum size {}", device_->device_id(), q, num_max);
     }
     queues_.emplace_back(*ram_, q, num_max);
+    queue_needs_check_.push_back(false);
     if (options_.ioeventfd) {
       UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
       if (!fd) fail_errno("eventfd for virtio queue {}", q);
@@ -365,6 +366,12 @@ void VirtioMmio::notify(uint16_t queue) {
 
 void VirtioMmio::process_from_loop(uint16_t queue) {
   std::lock_guard lock(mutex_);
+  if (poller_id_ && queue < queues_.size() && loop_->will_poll()) {
+    // A spin follows this kick: keep the driver's notifications off from now on, so that it
+    // does not kick again for what it adds before the spin begins (its completions may reach
+    // it first). The spin's end, set_polling(false), turns them back on.
+    queues_[queue].set_polled(true);
+  }
   process_locked(queue);
 }
 
@@ -431,7 +438,29 @@ void VirtioMmio::complete(const VirtqRequest& request, uint32_t written) {
   if (request.queue >= queues_.size()) return;
   Virtqueue& queue = queues_[request.queue];
   if (!queue.push(request, written)) return;  // from before a reset: the driver forgot it
-  if (status_ & kStatusDriverOk) after_queue_work(queue);
+  if (!(status_ & kStatusDriverOk)) return;
+  if (!loop_->on_loop_thread()) return after_queue_work(queue);
+  // A completion callback of the I/O thread: others of the same batch (one reap of the
+  // completion queue) likely follow. The used elements are visible to the driver already; the
+  // interrupt decision (a fence, and maybe an irqfd write) is made once for all of them, when
+  // the loop's current round of callbacks is over.
+  queue_needs_check_[request.queue] = true;
+  if (check_posted_) return;
+  check_posted_ = true;
+  std::weak_ptr<VirtioMmio> weak = weak_from_this();
+  loop_->post([weak] {
+    if (auto self = weak.lock()) self->check_completed_queues();
+  });
+}
+
+void VirtioMmio::check_completed_queues() {
+  std::lock_guard lock(mutex_);
+  check_posted_ = false;
+  for (uint16_t q = 0; q < queues_.size(); ++q) {
+    if (!queue_needs_check_[q]) continue;
+    queue_needs_check_[q] = false;
+    if (status_ & kStatusDriverOk) after_queue_work(queues_[q]);
+  }
 }
 
 void VirtioMmio::config_changed() {

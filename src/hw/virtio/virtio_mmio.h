@@ -98,6 +98,8 @@ class VirtioMmio final : public IoDevice,
   void reset_locked();
   void process_locked(uint16_t queue);
   void after_queue_work(Virtqueue& queue);
+  // The interrupt decision for queues completed from loop callbacks (see complete()).
+  void check_completed_queues();
   void set_needs_reset(const std::string& why);
   void raise(uint32_t bits);
   void update_irq();
@@ -127,6 +129,8 @@ class VirtioMmio final : public IoDevice,
   bool irq_level_ = false;
   std::vector<Virtqueue> queues_;
   std::vector<UniqueFd> notify_fds_;
+  std::vector<bool> queue_needs_check_;  // used elements pushed, interrupt not decided yet
+  bool check_posted_ = false;
   int poller_id_ = 0;
 };
 

@@ -334,6 +334,33 @@ TEST(VirtioMmio, AsynchronousOutOfOrderCompletion) {
   EXPECT_TRUE(rig.irq.level);
 }
 
+// Completions from the I/O thread's callbacks (a reap of io_uring's completion queue) push
+// their used elements at once but decide on the interrupt once, after the loop's round.
+TEST(VirtioMmio, CompletionsFromLoopCallbacksShareOneInterrupt) {
+  Rig<HoldingDevice> rig;
+  TestDriver& d = *rig.driver;
+  ASSERT_TRUE(d.init(kVersion1, 1, 8));
+  for (int i = 0; i < 3; ++i) d.add_chain(0, {{d.alloc(8), 8, true}});
+  d.kick(0);
+  rig.drain();
+  ASSERT_EQ(rig.device->held.size(), 3u);
+  ASSERT_FALSE(rig.irq.level);
+  int raised = rig.irq.raised;
+  bool level_inside = true;
+  uint16_t used_inside = 0;
+  rig.loop.post([&] {
+    for (size_t i = 0; i < 3; ++i) rig.device->complete(i, 8);
+    level_inside = rig.irq.level;
+    used_inside = d.used_idx(0);
+  });
+  rig.drain();
+  EXPECT_EQ(used_inside, 3);   // the driver sees the used elements at once...
+  EXPECT_FALSE(level_inside);  // ...and the interrupt after the round,
+  EXPECT_TRUE(rig.irq.level);
+  EXPECT_EQ(rig.irq.raised, raised + 1);  // one for the three
+  EXPECT_EQ(d.read(reg::kInterruptStatus), kInterruptUsedBuffer);
+}
+
 TEST(VirtioMmio, CompletionAfterResetIsDropped) {
   Rig<HoldingDevice> rig;
   TestDriver& d = *rig.driver;

@@ -177,29 +177,37 @@ uint16_t Virtqueue::available() {
 }
 
 std::optional<VirtqRequest> Virtqueue::pop() {
-  if (!ready_ || failed()) return std::nullopt;
+  VirtqRequest request;
+  if (!pop_into(request)) return std::nullopt;
+  return request;
+}
+
+bool Virtqueue::pop_into(VirtqRequest& request) {
+  if (!ready_ || failed()) return false;
   if (budget_ == 0) {
     batch_exhausted_ = available() != 0;
-    return std::nullopt;
+    return false;
   }
   if (last_avail_idx_ == shadow_avail_idx_) {
     uint16_t idx;
-    if (!load_avail_idx(&idx) || idx == last_avail_idx_) return std::nullopt;
+    if (!load_avail_idx(&idx) || idx == last_avail_idx_) return false;
   }
   uint16_t slot = last_avail_idx_ & (size_ - 1);
   uint16_t head = load16(avail_ + kRingEntries + 2ull * slot, __ATOMIC_RELAXED);
-  VirtqRequest request;
   request.queue = index_;
   request.head = head;
   request.generation = generation_;
-  if (!walk_chain(head, request)) return std::nullopt;
+  request.readable.clear();
+  request.writable.clear();
+  request.readable_bytes = request.writable_bytes = 0;
+  if (!walk_chain(head, request)) return false;
   ++last_avail_idx_;
   --budget_;
   if (event_idx_ && !notifications_disabled_) {
     // avail_event: "notify me once you make entry last_avail_idx available".
     store16(used_ + kRingEntries + 8ull * size_, last_avail_idx_, __ATOMIC_RELAXED);
   }
-  return request;
+  return true;
 }
 
 bool Virtqueue::add_segment(uint64_t gpa, uint32_t len, bool writable, VirtqRequest& request) {
@@ -308,8 +316,15 @@ bool Virtqueue::needs_interrupt() {
 void Virtqueue::disable_notifications() {
   if (!ready_ || notifications_disabled_) return;
   notifications_disabled_ = true;
-  // With EVENT_IDX, leaving avail_event behind the driver's idx suppresses kicks by itself.
-  if (!event_idx_) store16(used_ + kRingFlags, kUsedFlagNoNotify, __ATOMIC_RELAXED);
+  if (event_idx_) {
+    // avail_event one behind what we popped: the driver's "did I just pass avail_event" test
+    // fails for every chain it adds from now on (until its index wraps, 64K chains later).
+    // Leaving it at last_avail_idx would still draw one kick, for the very next chain.
+    store16(used_ + kRingEntries + 8ull * size_, static_cast<uint16_t>(last_avail_idx_ - 1),
+            __ATOMIC_RELAXED);
+  } else {
+    store16(used_ + kRingFlags, kUsedFlagNoNotify, __ATOMIC_RELAXED);
+  }
 }
 
 bool Virtqueue::enable_notifications() {

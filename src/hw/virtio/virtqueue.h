@@ -95,6 +95,9 @@ class Virtqueue {
   // The next available chain, or nullopt when the ring is empty, the queue not ready, or the
   // ring malformed (then failed() is true).
   std::optional<VirtqRequest> pop();
+  // The same into `out`, reusing its vectors (no allocation once they have grown); returns
+  // false, leaving `out` unspecified, where pop() returns nullopt.
+  bool pop_into(VirtqRequest& out);
   // Returns the chain through the used ring with `written` bytes written into its writable
   // segments (clamped to what it has). Returns false, doing nothing, for a request from before
   // the last reset/disable.

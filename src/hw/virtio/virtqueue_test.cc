@@ -186,8 +186,15 @@ TEST(Virtqueue, PolledQueueKeepsNotificationsOff) {
     if (!event_idx) {
       EXPECT_EQ(r.ram_.load<uint16_t>(kUsed), kUsedFlagNoNotify);
     } else {
-      // avail_event stays where polling began: the driver's next buffer does not kick.
-      EXPECT_EQ(r.ram_.load<uint16_t>(kUsed + 4 + 8 * 4), 0);
+      // avail_event lies behind everything popped: the driver's next buffers (avail idx 1 -> 2,
+      // and on) do not kick (vring_need_event(event, new, old) is false).
+      uint16_t event = r.ram_.load<uint16_t>(kUsed + 4 + 8 * 4);
+      EXPECT_EQ(event, 0xffff);
+      for (uint16_t old_idx = 1; old_idx < 8; ++old_idx) {
+        uint16_t new_idx = old_idx + 1;
+        EXPECT_FALSE(static_cast<uint16_t>(new_idx - event - 1) <
+                     static_cast<uint16_t>(new_idx - old_idx));
+      }
     }
     r.q.set_polled(false);
     EXPECT_FALSE(r.q.enable_notifications());

@@ -29,9 +29,9 @@ struct DiscardSegment {
 };
 static_assert(sizeof(DiscardSegment) == 16);
 
-// The `len` bytes of `segs` that start `skip` bytes in.
-std::vector<iovec> slice(const std::vector<iovec>& segs, uint64_t skip, uint64_t len) {
-  std::vector<iovec> out;
+// Sets out to the `len` bytes of `segs` that start `skip` bytes in (reusing out's capacity).
+void slice(const std::vector<iovec>& segs, uint64_t skip, uint64_t len, std::vector<iovec>& out) {
+  out.clear();
   for (const iovec& s : segs) {
     if (len == 0) break;
     if (skip >= s.iov_len) {
@@ -43,7 +43,6 @@ std::vector<iovec> slice(const std::vector<iovec>& segs, uint64_t skip, uint64_t
     len -= n;
     skip = 0;
   }
-  return out;
 }
 
 uint32_t clamp32(uint64_t v) {
@@ -151,29 +150,61 @@ bool VirtioBlk::writethrough() const {
   return (f & feature_bit(kFeatureConfigWce)) && !writeback_.load();
 }
 
+VirtioBlk::Request* VirtioBlk::new_request() {
+  std::lock_guard lock(pool_mutex_);
+  if (free_requests_.empty()) {
+    requests_.push_back(std::make_unique<Request>());
+    return requests_.back().get();
+  }
+  Request* req = free_requests_.back();
+  free_requests_.pop_back();
+  return req;
+}
+
+void VirtioBlk::release(Request* req) {
+  std::lock_guard lock(pool_mutex_);
+  free_requests_.push_back(req);
+}
+
 void VirtioBlk::process_queue(Virtqueue& queue) {
+  // Everything popped in this pass reaches the host together, at unplug.
+  struct Plug {
+    BlockDriver& driver;
+    explicit Plug(BlockDriver& d) : driver(d) { driver.plug(); }
+    ~Plug() { driver.unplug(); }
+  } plug(*driver_);
   do {
     queue.disable_notifications();
-    while (auto request = queue.pop()) handle(queue, std::move(*request));
+    for (;;) {
+      Request* req = new_request();
+      if (!queue.pop_into(req->vq)) {
+        release(req);
+        break;
+      }
+      handle(queue, req);
+    }
   } while (queue.enable_notifications());
 }
 
-void VirtioBlk::finish_now(Virtqueue& queue, const VirtqRequest& request, uint8_t* status,
-                           uint8_t value, uint32_t written) {
-  *status = value;
-  queue.push(request, written);
+void VirtioBlk::finish_now(Virtqueue& queue, Request* req, uint8_t value, uint32_t written) {
+  *req->status = value;
+  queue.push(req->vq, written);
+  release(req);
 }
 
-void VirtioBlk::finish_async(const std::shared_ptr<Request>& req, uint8_t value) {
+void VirtioBlk::finish_async(Request* req, uint8_t value) {
+  bool current;
   {
     std::lock_guard lock(epoch_mutex_);
-    if (req->epoch != epoch_) return;  // the device was reset: the driver forgot this request
-    *req->status = value;
+    current = req->epoch == epoch_;  // else the device was reset: the driver forgot this request
+    if (current) *req->status = value;
   }
-  transport().complete(req->vq, req->written);
+  if (current) transport().complete(req->vq, req->written);
+  release(req);
 }
 
-void VirtioBlk::handle(Virtqueue& queue, VirtqRequest&& request) {
+void VirtioBlk::handle(Virtqueue& queue, Request* req) {
+  const VirtqRequest& request = req->vq;
   if (request.writable_bytes == 0) {
     // No byte for the status: the request cannot be answered; give the buffers back.
     if (!warned_no_status_) {
@@ -181,18 +212,17 @@ void VirtioBlk::handle(Virtqueue& queue, VirtqRequest&& request) {
       warned_no_status_ = true;
     }
     queue.push(request, 0);
+    release(req);
     return;
   }
   const iovec& last = request.writable.back();
-  uint8_t* status = static_cast<uint8_t*>(last.iov_base) + last.iov_len - 1;
+  req->status = static_cast<uint8_t*>(last.iov_base) + last.iov_len - 1;
+  req->written = 1;
 
   RequestHeader h{};
   if (request.read(0, {reinterpret_cast<uint8_t*>(&h), sizeof h}) != sizeof h) {
-    return finish_now(queue, request, status, kStatusIoErr, 1);
+    return finish_now(queue, req, kStatusIoErr, 1);
   }
-
-  auto req = std::make_shared<Request>();
-  req->status = status;
   {
     std::lock_guard lock(epoch_mutex_);
     req->epoch = epoch_;
@@ -205,19 +235,19 @@ void VirtioBlk::handle(Virtqueue& queue, VirtqRequest&& request) {
     case kTypeIn:
     case kTypeOut: {
       bool is_read = h.type == kTypeIn;
-      if (!is_read && driver_->read_only()) {
-        return finish_now(queue, request, status, kStatusIoErr, 1);
-      }
+      if (!is_read && driver_->read_only()) return finish_now(queue, req, kStatusIoErr, 1);
       uint64_t len = is_read ? request.writable_bytes - 1 : request.readable_bytes - sizeof h;
       if (len % kSectorSize != 0 || !in_range(h.sector, len / kSectorSize)) {
-        return finish_now(queue, request, status, kStatusIoErr,
-                          is_read ? clamp32(request.writable_bytes) : 1);
+        return finish_now(queue, req, kStatusIoErr, is_read ? clamp32(request.writable_bytes) : 1);
       }
-      req->data =
-          is_read ? slice(request.writable, 0, len) : slice(request.readable, sizeof h, len);
+      if (is_read) {
+        slice(request.writable, 0, len, req->data);
+      } else {
+        slice(request.readable, sizeof h, len, req->data);
+      }
       req->written = is_read ? clamp32(request.writable_bytes) : 1;
-      req->vq = std::move(request);
       uint64_t offset = h.sector * kSectorSize;
+      // The callbacks capture two pointers: std::function keeps them inline (no allocation).
       if (is_read) {
         driver_->read(offset, req->data,
                       [this, req](int r) { finish_async(req, r == 0 ? kStatusOk : kStatusIoErr); });
@@ -234,63 +264,57 @@ void VirtioBlk::handle(Virtqueue& queue, VirtqRequest&& request) {
       return;
     }
     case kTypeFlush:
-      req->vq = std::move(request);
       driver_->flush([this, req](int r) { finish_async(req, r == 0 ? kStatusOk : kStatusIoErr); });
       return;
     case kTypeGetId: {
       uint8_t id[kIdBytes] = {};
       std::memcpy(id, options_.serial.data(), options_.serial.size());
-      std::vector<iovec> data = slice(request.writable, 0, request.writable_bytes - 1);
       uint64_t n = std::min<uint64_t>(kIdBytes, request.writable_bytes - 1);
-      size_t done = 0;
-      for (const iovec& v : data) {
-        size_t m = std::min<size_t>(v.iov_len, n - done);
-        std::memcpy(v.iov_base, id + done, m);
-        done += m;
-      }
-      return finish_now(queue, request, status, kStatusOk, static_cast<uint32_t>(n + 1));
+      request.write(0, {id, n});
+      return finish_now(queue, req, kStatusOk, static_cast<uint32_t>(n + 1));
     }
     case kTypeDiscard:
     case kTypeWriteZeroes:
-      req->vq = std::move(request);
-      return start_discard(queue, std::move(req), h.type);
+      return start_discard(queue, req, h.type);
     default:
-      return finish_now(queue, request, status, kStatusUnsupp, 1);
+      return finish_now(queue, req, kStatusUnsupp, 1);
   }
 }
 
-void VirtioBlk::start_discard(Virtqueue& queue, std::shared_ptr<Request> req, uint32_t type) {
+void VirtioBlk::start_discard(Virtqueue& queue, Request* req, uint32_t type) {
   const VirtqRequest& vq = req->vq;
   bool discard = type == kTypeDiscard;
   unsigned feature = discard ? kFeatureDiscard : kFeatureWriteZeroes;
   if (!(driver_features_.load() & feature_bit(feature))) {
-    return finish_now(queue, vq, req->status, kStatusUnsupp, 1);
+    return finish_now(queue, req, kStatusUnsupp, 1);
   }
-  if (driver_->read_only()) return finish_now(queue, vq, req->status, kStatusIoErr, 1);
+  if (driver_->read_only()) return finish_now(queue, req, kStatusIoErr, 1);
   uint64_t bytes = vq.readable_bytes - sizeof(RequestHeader);
   if (bytes == 0 || bytes % sizeof(DiscardSegment) != 0) {
-    return finish_now(queue, vq, req->status, kStatusIoErr, 1);
+    return finish_now(queue, req, kStatusIoErr, 1);
   }
   uint64_t count = bytes / sizeof(DiscardSegment);
-  if (count > kMaxDiscardSegments) return finish_now(queue, vq, req->status, kStatusUnsupp, 1);
+  if (count > kMaxDiscardSegments) return finish_now(queue, req, kStatusUnsupp, 1);
 
   // Check every segment before starting any: a bad one fails the request without side effects.
-  std::vector<DiscardSegment> segs(count);
+  DiscardSegment segs[kMaxDiscardSegments];
   for (uint64_t i = 0; i < count; ++i) {
     vq.read(sizeof(RequestHeader) + i * sizeof(DiscardSegment),
             {reinterpret_cast<uint8_t*>(&segs[i]), sizeof(DiscardSegment)});
     const DiscardSegment& s = segs[i];
     // Spec 5.2.6.2: unknown flags, and the unmap flag on a discard, are unsupported.
     if ((s.flags & ~kWriteZeroesFlagUnmap) || (discard && (s.flags & kWriteZeroesFlagUnmap))) {
-      return finish_now(queue, vq, req->status, kStatusUnsupp, 1);
+      return finish_now(queue, req, kStatusUnsupp, 1);
     }
     if (s.num_sectors > kMaxDiscardSectors || s.sector > capacity_ ||
         s.num_sectors > capacity_ - s.sector) {
-      return finish_now(queue, vq, req->status, kStatusIoErr, 1);
+      return finish_now(queue, req, kStatusIoErr, 1);
     }
   }
+  req->failed = false;
   req->pending = static_cast<unsigned>(count);
-  for (const DiscardSegment& s : segs) {
+  for (uint64_t i = 0; i < count; ++i) {
+    const DiscardSegment& s = segs[i];
     auto done = [this, req](int r) {
       if (r != 0) req->failed = true;
       if (--req->pending == 0) finish_async(req, req->failed ? kStatusIoErr : kStatusOk);

@@ -55,8 +55,8 @@ static void run_one(struct blk* b, uint8_t* bufs, int qd, const struct run* r, u
     done++;
   }
   uint64_t ns = ns_since(t0);
-  printf("bench blk %s bs=%u qd=%d ios=%lu bytes=%lu ns=%lu kicks=%lu\n", r->name, r->bs, qd,
-         r->ios, r->ios * r->bs, ns, b->q->kicks - kicks0);
+  printf("bench blk %s bs=%u qd=%d ios=%lu bytes=%lu ns=%lu kicks=%lu event_idx=%d\n", r->name,
+         r->bs, qd, r->ios, r->ios * r->bs, ns, b->q->kicks - kicks0, b->q->event_idx);
 }
 
 uint64_t blk_bench(struct virtio_dev* devs, struct virtq* queues, int ndevs) {

@@ -7,7 +7,9 @@ void blk_open(struct blk* b, struct virtio_dev* d, struct virtq* q, int depth) {
   b->dev = d;
   b->q = q;
   b->depth = depth;
-  CHECK(virtio_negotiate(d, (1ull << VIRTIO_BLK_F_RO) | (1ull << VIRTIO_BLK_F_FLUSH)),
+  /* EVENT_IDX as Linux's driver takes it: with the device polling, kicks stop altogether. */
+  CHECK(virtio_negotiate(d, (1ull << VIRTIO_BLK_F_RO) | (1ull << VIRTIO_BLK_F_FLUSH) |
+                                (1ull << VIRTIO_F_RING_EVENT_IDX)),
         "virtio-blk refused the features");
   b->read_only = d->features & (1ull << VIRTIO_BLK_F_RO);
   b->flush = d->features & (1ull << VIRTIO_BLK_F_FLUSH);

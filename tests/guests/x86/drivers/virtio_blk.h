@@ -37,7 +37,8 @@ struct blk {
   uint32_t busy;            /* slots in flight (bit mask, depth <= 32) */
 };
 
-/* Negotiates RO and FLUSH, sets up queue 0 with room for `depth` requests, DRIVER_OK. Polled. */
+/* Negotiates RO, FLUSH and RING_EVENT_IDX, sets up queue 0 with room for `depth` requests,
+ * DRIVER_OK. Polled. */
 void blk_open(struct blk* b, struct virtio_dev* d, struct virtq* q, int depth);
 /* One request, waited for; returns the status byte. T_FLUSH ignores sector/buf/len. */
 uint8_t blk_rw(struct blk* b, uint32_t type, uint64_t sector, void* buf, uint32_t len);

@@ -212,6 +212,8 @@ void virtq_init(struct virtio_dev* d, struct virtq* q, uint16_t index, uint16_t 
   q->dev = d;
   q->index = index;
   q->size = size;
+  q->event_idx = d->features & (1ull << VIRTIO_F_RING_EVENT_IDX);
+  q->interrupts = true;
   q->desc = dma_alloc(16ull * size, 4096);
   q->avail = dma_alloc(6 + 2ull * size, 4096);
   q->used = dma_alloc(6 + 8ull * size, 4096);
@@ -236,6 +238,19 @@ void virtio_driver_ok(struct virtio_dev* d) {
 }
 
 /* ---- the split virtqueue (virtio 1.2 section 2.7) ---- */
+
+/* The event-index fields after the rings (virtio 1.2 section 2.7.6, 2.7.8). */
+static volatile uint16_t* used_event(struct virtq* q) {
+  return &q->avail->ring[q->size];
+}
+static volatile uint16_t* avail_event(struct virtq* q) {
+  return (volatile uint16_t*)&q->used->ring[q->size];
+}
+
+/* vring_need_event: whether `event` lies in [old, new). */
+static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx) {
+  return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
 
 bool virtq_add(struct virtq* q, const struct vbuf* bufs, int n, uint64_t token) {
   if (n <= 0 || q->num_free < n) return false;
@@ -265,7 +280,11 @@ void virtq_kick(struct virtq* q) {
   /* The new avail index must be visible before the device's flags are read: a store-load
    * ordering, which x86 only gives with a fence. */
   __asm__ volatile("mfence" ::: "memory");
-  if (q->used->flags & VIRTQ_USED_F_NO_NOTIFY) {
+  uint16_t old_idx = q->kick_old;
+  q->kick_old = q->avail_idx;
+  bool wanted = q->event_idx ? need_event(*avail_event(q), q->avail_idx, old_idx)
+                             : !(q->used->flags & VIRTQ_USED_F_NO_NOTIFY);
+  if (!wanted) {
     q->kicks_suppressed++;
     return;
   }
@@ -289,6 +308,10 @@ bool virtq_get(struct virtq* q, uint64_t* token, uint32_t* len) {
   q->num_free = (uint16_t)(q->num_free + q->chain_len[head]);
   q->chain_len[head] = 0;
   q->last_used++;
+  /* With EVENT_IDX and interrupts off, keep used_event just behind what we consumed: the
+   * device's "used index passed used_event" test then never fires (Linux parks it at 0 and
+   * takes one interrupt per 64K instead). */
+  if (q->event_idx && !q->interrupts) *used_event(q) = (uint16_t)(q->last_used - 1);
   return true;
 }
 
@@ -306,7 +329,14 @@ void virtq_wait(struct virtq* q, uint64_t* token, uint32_t* len, uint64_t timeou
 }
 
 void virtq_set_interrupts(struct virtq* q, bool on) {
-  q->avail->flags = on ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT;
+  q->interrupts = on;
+  if (q->event_idx) {
+    /* The device ignores the flags with EVENT_IDX (section 2.7.10). */
+    q->avail->flags = 0;
+    *used_event(q) = on ? q->last_used : (uint16_t)(q->last_used - 1);
+  } else {
+    q->avail->flags = on ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT;
+  }
   barrier();
 }
 

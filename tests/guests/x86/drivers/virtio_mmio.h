@@ -45,6 +45,7 @@
 #define VIRTIO_STATUS_NEEDS_RESET 64
 #define VIRTIO_STATUS_FAILED 128
 
+#define VIRTIO_F_RING_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
 
 #define VIRTIO_ID_BLOCK 2
@@ -109,7 +110,12 @@ struct virtq {
   volatile struct virtq_avail* avail;
   volatile struct virtq_used* used;
   uint16_t free_head, num_free, last_used, avail_idx;
-  uint64_t kicks, kicks_suppressed; /* QueueNotify writes made / skipped (VIRTQ_USED_F_NO_NOTIFY) */
+  /* VIRTIO_F_RING_EVENT_IDX (virtio 1.2 section 2.7.7/2.7.10): kicks follow the device's
+   * avail_event, interrupts are asked for through used_event. kick_old: avail_idx at the last
+   * kick decision. */
+  bool event_idx, interrupts;
+  uint16_t kick_old;
+  uint64_t kicks, kicks_suppressed; /* QueueNotify writes made / skipped (no notification wanted) */
   uint16_t chain_len[VIRTQ_MAX_SIZE];
   uint64_t token[VIRTQ_MAX_SIZE];
 };
@@ -137,13 +143,16 @@ void virtio_reset(struct virtio_dev* d);
 /* ---- requests ---- */
 /* Adds a chain (readable buffers first), makes it available; false if descriptors are short. */
 bool virtq_add(struct virtq* q, const struct vbuf* bufs, int n, uint64_t token);
-/* Notifies the device unless it said it does not need it (VIRTQ_USED_F_NO_NOTIFY). */
+/* Notifies the device unless it said it does not need it (VIRTQ_USED_F_NO_NOTIFY, or with
+ * EVENT_IDX an avail_event outside the chains added since the last kick). */
 void virtq_kick(struct virtq* q);
 /* Takes the next used element; false when none. */
 bool virtq_get(struct virtq* q, uint64_t* token, uint32_t* len);
 /* Spins until a used element arrives (CHECK-fails after `timeout_ms`). */
 void virtq_wait(struct virtq* q, uint64_t* token, uint32_t* len, uint64_t timeout_ms);
-void virtq_set_interrupts(struct virtq* q, bool on); /* VIRTQ_AVAIL_F_NO_INTERRUPT */
+/* VIRTQ_AVAIL_F_NO_INTERRUPT, or with EVENT_IDX used_event: at the next used element when on,
+ * always behind the used index when off. */
+void virtq_set_interrupts(struct virtq* q, bool on);
 
 /* ---- interrupts (CPL0) ---- */
 /* Installs the handler on `vector` and routes the device's GSI to it through the IOAPIC with the
