@@ -62,9 +62,13 @@ class Emitter : public Xbyak::CodeGenerator {
     int16_t slot = -1;
     bool in_mem = false;
   };
+  // Out-of-line code emitted after the block's hot path: a fault stub (fault >= 0, an index
+  // into fault_stubs_: one per guest memory access, so plain data rather than a closure) or
+  // any other body. Pooled across blocks (Xbyak's reset() detaches their labels).
   struct Cold {
     Xbyak::Label label;
     std::function<void()> body;
+    int fault = -1;
   };
   // Where a temp's value can be found at a given moment (for fault stubs).
   struct ValueLoc {
@@ -72,6 +76,13 @@ class Emitter : public Xbyak::CodeGenerator {
     int slot = -1;
     bool is_const = false;
     uint64_t value = 0;
+  };
+  struct FaultStub {
+    int addr_reg;
+    riscv::ExitKind kind;
+    std::vector<std::pair<SyncEntry, ValueLoc>> syncs;
+    uint64_t pc;
+    uint32_t retired;
   };
 
   // ---- liveness --------------------------------------------------------------------------
@@ -149,9 +160,9 @@ class Emitter : public Xbyak::CodeGenerator {
   size_t tb_size() const { return getSize() - tb_start_; }
   Xbyak::Label& new_label() { return label_pool_.emplace_back(); }
   Xbyak::Label& cold(std::function<void()> body) {
-    colds_.push_back(std::make_unique<Cold>());
-    colds_.back()->body = std::move(body);
-    return colds_.back()->label;
+    Cold& c = new_cold();
+    c.body = std::move(body);
+    return c.label;
   }
   void mov_imm(const Reg64& r, uint64_t v) {
     if (v == 0) {
@@ -266,7 +277,17 @@ class Emitter : public Xbyak::CodeGenerator {
   std::vector<int16_t> free_slots_;
   int next_slot_ = 0;
   uint32_t pos_ = 0;
-  std::vector<std::unique_ptr<Cold>> colds_;
+  std::vector<std::unique_ptr<Cold>> colds_;  // the first num_colds_ are this block's
+  size_t num_colds_ = 0;
+  std::vector<FaultStub> fault_stubs_;  // the first num_fault_stubs_ are this block's
+  size_t num_fault_stubs_ = 0;
+  Cold& new_cold() {
+    if (num_colds_ == colds_.size()) colds_.push_back(std::make_unique<Cold>());
+    Cold& c = *colds_[num_colds_++];
+    c.fault = -1;
+    return c;
+  }
+  void emit_fault_stub_body(const FaultStub& f);
   std::deque<Xbyak::Label> label_pool_;
   std::vector<Xbyak::Label> labels_;
   uint64_t cur_pc_ = 0;
@@ -608,27 +629,35 @@ Xbyak::Label& Emitter::emit_fault_stub(int addr_reg, riscv::ExitKind kind,
                                        std::vector<std::pair<SyncEntry, ValueLoc>> syncs) {
   const uint64_t pc = cur_pc_;
   const uint32_t retired = insn_count_ - 1;
-  colds_.push_back(std::make_unique<Cold>());
-  Cold& c = *colds_.back();
-  c.body = [this, addr_reg, kind, syncs = std::move(syncs), pc, retired] {
-    if (addr_reg == kAddrInScratch) {
-      mov(rdx, qword[rsp + kFrameScratch]);
-      mov(dword[kEnv + offsetof(CpuState, mem_fault)], 0);
-    } else {
-      mov(rdx, gpr(addr_reg));  // the faulting guest address (info)
-    }
-    // Everything to CpuState first (sources may be pinned registers that are targets too),
-    // then pinned entries back into their registers (the epilogue stores those).
-    for (const auto& [s, l] : syncs) write_sync_entry(s, l);
-    for (const auto& [s, l] : syncs) {
-      const int r = pinned_of(s.offset);
-      if (r != kNoReg) mov(gpr(r), qword[kEnv + s.offset]);
-    }
-    store_env_imm64(offsetof(CpuState, pc), pc);
-    add_instret(retired);
-    jmp_epilogue(static_cast<uint32_t>(ExitCode::kGuest) + static_cast<uint32_t>(kind));
-  };
+  if (num_fault_stubs_ == fault_stubs_.size()) fault_stubs_.emplace_back();
+  FaultStub& f = fault_stubs_[num_fault_stubs_];
+  f.addr_reg = addr_reg;
+  f.kind = kind;
+  f.syncs = std::move(syncs);
+  f.pc = pc;
+  f.retired = retired;
+  Cold& c = new_cold();
+  c.fault = static_cast<int>(num_fault_stubs_++);
   return c.label;
+}
+
+void Emitter::emit_fault_stub_body(const FaultStub& f) {
+  if (f.addr_reg == kAddrInScratch) {
+    mov(rdx, qword[rsp + kFrameScratch]);
+    mov(dword[kEnv + offsetof(CpuState, mem_fault)], 0);
+  } else {
+    mov(rdx, gpr(f.addr_reg));  // the faulting guest address (info)
+  }
+  // Everything to CpuState first (sources may be pinned registers that are targets too),
+  // then pinned entries back into their registers (the epilogue stores those).
+  for (const auto& [s, l] : f.syncs) write_sync_entry(s, l);
+  for (const auto& [s, l] : f.syncs) {
+    const int r = pinned_of(s.offset);
+    if (r != kNoReg) mov(gpr(r), qword[kEnv + s.offset]);
+  }
+  store_env_imm64(offsetof(CpuState, pc), f.pc);
+  add_instret(f.retired);
+  jmp_epilogue(static_cast<uint32_t>(ExitCode::kGuest) + static_cast<uint32_t>(f.kind));
 }
 
 void Emitter::canonicalize_nan(const Xmm& x, bool f64) {
@@ -668,7 +697,8 @@ size_t Emitter::run(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_
   }
   // Xbyak first: it detaches the old labels, which then go without touching its tables.
   reset();
-  colds_.clear();
+  num_colds_ = 0;
+  num_fault_stubs_ = 0;
   label_pool_.clear();
   labels_.clear();
   sites_.clear();
@@ -718,9 +748,14 @@ size_t Emitter::emit_tb() {
     end_op(op);
   }
   // Cold code (slow paths, fault stubs) after the hot path. Bodies may add more cold code.
-  for (size_t i = 0; i < colds_.size(); ++i) {
-    L(colds_[i]->label);
-    colds_[i]->body();
+  for (size_t i = 0; i < num_colds_; ++i) {
+    Cold& c = *colds_[i];
+    L(c.label);
+    if (c.fault >= 0) {
+      emit_fault_stub_body(fault_stubs_[c.fault]);
+    } else {
+      c.body();
+    }
   }
   for (const PendingSite& s : sites_) {
     info_->fault_sites.push_back({static_cast<uint32_t>(s.host_offset),
