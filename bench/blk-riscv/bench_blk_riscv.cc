@@ -14,13 +14,18 @@
 // under both emulators), stamps every 4 KiB block it writes and checks every block it reads
 // back, and prints its results; this program collects them. Runs alternate between the two;
 // the best of `--runs` counts. T/Q above 1 means Tandem is faster.
+// --formats raw,qcow2 runs every emulator on both a raw image and a fresh qcow2 image of the same
+// size (made by `tandem img create -f qcow2`, default 64 KiB clusters, so the sequential writes
+// allocate clusters as they go) and adds each emulator's qcow2/raw ratios (above 1: qcow2 is
+// faster); --no-qemu leaves QEMU out (bench/img documents the qcow2 figures).
 // Needs scripts/fetch-riscv-guest.sh (the guest) and qemu-system-misc (the peer). The image
 // goes to --dir (the temporary directory by default), whose file system must support O_DIRECT
 // for cache=none (tmpfs does not). Run by hand; nothing is asserted beyond the data checks:
 //
 //   build/bench/blk-riscv/bench_blk_riscv [--runs N] [--cache none|writeback] [--size-mib N]
 //       [--image-mib N] [--count N] [--threads N] [--cpus N] [--memory 512M] [--dir DIR]
-//       [--tandem PATH] [--qemu PATH] [--guest DIR] [--timeout SECONDS] [-v]
+//       [--tandem PATH] [--qemu PATH] [--guest DIR] [--timeout SECONDS] [--formats raw,qcow2]
+//       [--no-qemu] [-v]
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -68,6 +73,8 @@ struct Options {
   std::string guest;
   int timeout = 900;
   bool verbose = false;
+  std::vector<std::string> formats = {"raw"};
+  bool qemu_peer = true;
 };
 
 // The phases blkbench reports, by the name it prints.
@@ -97,9 +104,17 @@ struct Run {
   }
 };
 
-// A fresh sparse raw image, as `qemu-img create -f raw` makes it.
-void create_image(const fs::path& path, long mib) {
+// A fresh image: sparse raw, as `qemu-img create -f raw` makes it, or an empty qcow2 made by
+// `tandem img create -f qcow2`.
+void create_image(const fs::path& path, long mib, const std::string& format,
+                  const std::string& tandem) {
   fs::remove(path);
+  if (format == "qcow2") {
+    tandem::bench::GuestProcess p = tandem::bench::run_guest_process(
+        {tandem, "img", "create", "-q", "-f", "qcow2", path.string(), fmt::format("{}M", mib)}, 60);
+    if (p.status != 0) tandem::fail("cannot create {}: {}", path.string(), p.output);
+    return;
+  }
   tandem::UniqueFd fd(open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
   if (!fd) tandem::fail_errno("cannot create {}", path.string());
   if (ftruncate(fd.get(), static_cast<off_t>(mib) << 20) != 0) {
@@ -153,7 +168,7 @@ int usage(const char* why) {
                "bench_blk_riscv: %s\nusage: bench_blk_riscv [--runs N] [--cache none|writeback] "
                "[--size-mib N] [--image-mib N] [--count N] [--threads N] [--cpus N] [--memory "
                "SIZE] [--dir DIR] [--tandem PATH] [--qemu PATH] [--guest DIR] [--timeout "
-               "SECONDS] [-v]\n",
+               "SECONDS] [--formats raw,qcow2] [--no-qemu] [-v]\n",
                why);
   return 2;
 }
@@ -175,6 +190,10 @@ int main(int argc, char** argv) try {
       o.verbose = true;
       continue;
     }
+    if (k == "--no-qemu") {
+      o.qemu_peer = false;
+      continue;
+    }
     if (k == "-h" || k == "--help") {
       std::printf(
           "bench_blk_riscv: virtio-blk I/O inside the Debian riscv64 guest, tandem run vs "
@@ -192,6 +211,8 @@ int main(int argc, char** argv) try {
           "  --qemu PATH     qemu-system-riscv64 (/usr/bin/qemu-system-riscv64)\n"
           "  --guest DIR     the fetched guest (${TANDEM_CACHE:-~/.cache/tandem}/riscv64)\n"
           "  --timeout S     per boot (900)\n"
+          "  --formats LIST  image formats, comma-separated: raw, qcow2 (raw)\n"
+          "  --no-qemu       run tandem alone (with --formats raw,qcow2: qcow2 vs raw)\n"
           "  -v              print every console\n",
           TANDEM_BIN);
       return 0;
@@ -203,6 +224,18 @@ int main(int argc, char** argv) try {
     if (k == "--cache") {
       if (v != "none" && v != "writeback") return usage("--cache wants none or writeback");
       o.cache = v;
+      continue;
+    }
+    if (k == "--formats") {
+      o.formats.clear();
+      std::istringstream list(v);
+      for (std::string f; std::getline(list, f, ',');) {
+        if (f != "raw" && f != "qcow2") return usage("--formats wants raw, qcow2 or raw,qcow2");
+        if (std::find(o.formats.begin(), o.formats.end(), f) == o.formats.end()) {
+          o.formats.push_back(f);
+        }
+      }
+      if (o.formats.empty()) return usage("--formats wants raw, qcow2 or raw,qcow2");
       continue;
     }
     if (k == "--memory") {
@@ -238,6 +271,7 @@ int main(int argc, char** argv) try {
     }
   }
   for (const std::string& bin : {o.tandem, o.qemu}) {
+    if (bin == o.qemu && !o.qemu_peer) continue;
     if (access(bin.c_str(), X_OK) != 0) {
       tandem::fail("{} is not there (qemu-system-riscv64: apt-get install qemu-system-misc)", bin);
     }
@@ -246,7 +280,6 @@ int main(int argc, char** argv) try {
   const fs::path base = o.dir.empty() ? fs::temp_directory_path() : fs::path(o.dir);
   const fs::path work = base / fmt::format("tandem-blk-bench-{}", getpid());
   fs::create_directories(work);
-  const fs::path image = work / "disk.raw";
 
   // The initramfs: the default guest's, whose /init loads virtio_blk, runs this script and then
   // powers off (or, when it fails, ends the VM with its status through the test finisher).
@@ -269,83 +302,83 @@ int main(int argc, char** argv) try {
 
   const std::string append = "console=ttyS0";
   const std::string cpus = std::to_string(o.cpus);
-  const std::string drive =
-      fmt::format("file={},format=raw,if=none,id=d0,cache={}", image.string(), o.cache);
-  const std::map<std::string, std::vector<std::string>> commands = {
-      {"tandem",
-       {o.tandem,
-        "run",
-        "-M",
-        "virt",
-        "-bios",
-        (guest / "fw_jump.bin").string(),
-        "-kernel",
-        (guest / "Image").string(),
-        "-initrd",
-        initrd.string(),
-        "-append",
-        append,
-        "-m",
-        o.memory,
-        "-smp",
-        cpus,
-        "-nographic",
-        "-drive",
-        drive,
-        "-device",
-        "virtio-blk-device,drive=d0"}},
-      {"qemu",
-       {o.qemu,
-        "-M",
-        "virt",
-        "-bios",
-        (guest / "fw_jump.bin").string(),
-        "-kernel",
-        (guest / "Image").string(),
-        "-initrd",
-        initrd.string(),
-        "-append",
-        append,
-        "-m",
-        o.memory,
-        "-smp",
-        cpus,
-        "-nographic",
-        "-no-reboot",
-        "-drive",
-        drive,
-        "-device",
-        "virtio-blk-device,drive=d0"}},
+  // One configuration per emulator and image format, e.g. "tandem" or "qemu/qcow2" (the format
+  // is named when there are several).
+  auto argv_of = [&](const std::string& emulator, const std::string& format) {
+    const fs::path image = work / ("disk." + format);
+    const std::string drive =
+        fmt::format("file={},format={},if=none,id=d0,cache={}", image.string(), format, o.cache);
+    std::vector<std::string> a = {emulator == "tandem" ? o.tandem : o.qemu,
+                                  "-M",
+                                  "virt",
+                                  "-bios",
+                                  (guest / "fw_jump.bin").string(),
+                                  "-kernel",
+                                  (guest / "Image").string(),
+                                  "-initrd",
+                                  initrd.string(),
+                                  "-append",
+                                  append,
+                                  "-m",
+                                  o.memory,
+                                  "-smp",
+                                  cpus,
+                                  "-nographic",
+                                  "-drive",
+                                  drive,
+                                  "-device",
+                                  "virtio-blk-device,drive=d0"};
+    if (emulator == "tandem") {
+      a.insert(a.begin() + 1, "run");
+    } else {
+      a.insert(a.end() - 4, "-no-reboot");
+    }
+    return a;
   };
-  const char* order[] = {"tandem", "qemu"};
+  struct Config {
+    std::string name, emulator, format;
+    std::vector<std::string> argv;
+  };
+  std::vector<Config> order;
+  for (const char* emulator : {"tandem", "qemu"}) {
+    if (std::string(emulator) == "qemu" && !o.qemu_peer) continue;
+    for (const std::string& format : o.formats) {
+      const std::string name =
+          o.formats.size() > 1 ? fmt::format("{}/{}", emulator, format) : emulator;
+      order.push_back({name, emulator, format, argv_of(emulator, format)});
+    }
+  }
 
   std::string load;
   {
     std::ifstream loadavg("/proc/loadavg");
     std::getline(loadavg, load);
   }
+  std::string formats;
+  for (const std::string& f : o.formats) formats += (formats.empty() ? "" : " and ") + f;
   std::printf(
       "bench_blk_riscv: best of %d, cache=%s, %ld MiB sequential, %ld random reads, %ld threads, "
-      "%u hart(s), %s RAM, fresh %ld MiB raw image each boot; load %s\n",
+      "%u hart(s), %s RAM, fresh %ld MiB %s image each boot; load %s\n",
       o.runs, o.cache.c_str(), o.size_mib, o.count, o.threads, o.cpus, o.memory.c_str(),
-      o.image_mib, load.c_str());
+      o.image_mib, formats.c_str(), load.c_str());
   std::printf("  guest:  %s (Image, fw_jump.bin, busybox)\n", guest.c_str());
-  for (const char* name : order) {
+  for (const Config& c : order) {
     std::string line;
-    for (const auto& a : commands.at(name)) line += (line.empty() ? "" : " ") + a;
-    std::printf("  %-7s %s\n", name, line.c_str());
+    for (const auto& a : c.argv) line += (line.empty() ? "" : " ") + a;
+    std::printf("  %-12s %s\n", c.name.c_str(), line.c_str());
   }
   std::fflush(stdout);
 
   std::map<std::string, std::vector<Run>> runs;
   int failures = 0;
   for (int r = 0; r < o.runs; ++r) {
-    for (const char* name : order) {
-      create_image(image, o.image_mib);
-      Run run = run_guest(commands.at(name), o.timeout);
+    for (const Config& c : order) {
+      const fs::path image = work / ("disk." + c.format);
+      create_image(image, o.image_mib, c.format, o.tandem);
+      Run run = run_guest(c.argv, o.timeout);
       fs::remove(image);
       if (o.verbose || !run.ok()) {
-        std::printf("--- %s run %d: %s, output:\n%s\n---\n", name, r + 1,
+        std::printf("--- %s run %d: %s, output:\n%s\n---\n", c.name.c_str(), r + 1,
                     run.timed_out ? "timed out" : fmt::format("exit status {}", run.status).c_str(),
                     run.output.c_str());
       }
@@ -355,14 +388,14 @@ int main(int argc, char** argv) try {
         auto it = run.value.find(p.name);
         line += fmt::format("  {} {}", p.name, it == run.value.end() ? "-" : fmt_v(it->second));
       }
-      std::printf("  run %d %-7s%s  boot+bench %.1f s  %s\n", r + 1, name, line.c_str(),
+      std::printf("  run %d %-12s%s  boot+bench %.1f s  %s\n", r + 1, c.name.c_str(), line.c_str(),
                   run.seconds,
                   run.ok()             ? "verified"
                   : !run.error.empty() ? run.error.c_str()
                   : run.timed_out      ? "TIMED OUT"
                                        : "FAILED");
       std::fflush(stdout);
-      runs[name].push_back(std::move(run));
+      runs[c.name].push_back(std::move(run));
     }
   }
   if (!std::getenv("BENCH_KEEP")) fs::remove_all(work);
@@ -377,19 +410,44 @@ int main(int argc, char** argv) try {
     }
     return b;
   };
-  std::printf("%-20s %10s %10s %9s\n", "", "tandem", "qemu", "T/Q");
+  auto ratio = [](double a, double b) {
+    return std::isnan(a) || std::isnan(b) || b <= 0 ? std::string("-")
+                                                    : fmt::format("{:.2f}", a / b);
+  };
+  // Columns: each configuration's best, then T/Q per format, then qcow2/raw per emulator.
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> ratios;
+  if (o.qemu_peer) {
+    for (const std::string& f : o.formats) {
+      const std::string t = o.formats.size() > 1 ? "tandem/" + f : "tandem";
+      const std::string q = o.formats.size() > 1 ? "qemu/" + f : "qemu";
+      ratios.push_back({o.formats.size() > 1 ? "T/Q " + f : "T/Q", {t, q}});
+    }
+  }
+  if (o.formats.size() > 1) {
+    for (const char* e : {"tandem", "qemu"}) {
+      if (std::string(e) == "qemu" && !o.qemu_peer) continue;
+      ratios.push_back({fmt::format("{} q/r", e == std::string("tandem") ? "T" : "Q"),
+                        {fmt::format("{}/qcow2", e), fmt::format("{}/raw", e)}});
+    }
+  }
+  std::string header = fmt::format("{:<22}", "");
+  for (const Config& c : order) header += fmt::format(" {:>12}", c.name);
+  for (const auto& [label, pair] : ratios) header += fmt::format(" {:>9}", label);
+  std::printf("%s\n", header.c_str());
   for (const Phase& p : kPhases) {
-    const double t = best("tandem", p.name), q = best("qemu", p.name);
     const bool iops = std::string(p.name).starts_with("rand");
     std::string label = p.label;
     if (std::string(p.name) == "rand-thr") label = fmt::format("rand 4K {} thr", o.threads);
     label += iops ? " (IOPS)" : " (MB/s)";
-    std::printf(
-        "%-20s %10s %10s %9s\n", label.c_str(), fmt_v(t).c_str(), fmt_v(q).c_str(),
-        std::isnan(t) || std::isnan(q) || q <= 0 ? "-" : fmt::format("{:.2f}", t / q).c_str());
+    std::string row = fmt::format("{:<22}", label);
+    for (const Config& c : order) row += fmt::format(" {:>12}", fmt_v(best(c.name, p.name)));
+    for (const auto& [l, pair] : ratios) {
+      row += fmt::format(" {:>9}", ratio(best(pair.first, p.name), best(pair.second, p.name)));
+    }
+    std::printf("%s\n", row.c_str());
   }
   std::printf(
-      "(T/Q > 1: tandem is faster; %s)\n",
+      "(T/Q > 1: tandem is faster; q/r > 1: qcow2 is faster than raw; %s)\n",
       failures ? fmt::format("{} run(s) FAILED", failures).c_str() : "every run ok, data verified");
   return failures ? 1 : 0;
 } catch (const tandem::Error& e) {

@@ -69,6 +69,23 @@ TEST_F(ImgConvert, RawToQcow2AndBack) {
   EXPECT_EQ(run_command("qemu-img compare " + f("flat.qcow2") + " " + f("top.qcow2")).status, 0);
 }
 
+// -m N chunks in flight (N readers for a raw source into qcow2, N workers into raw): the qcow2
+// output is still written in order, so it is the same file byte for byte whatever N.
+TEST_F(ImgConvert, ParallelChunksGiveTheSameFiles) {
+  ASSERT_EQ(run_img({"convert", "-O", "raw", f("top.qcow2"), f("flat.raw")}).status, 0);
+  for (const char* m : {"1", "3", "16"}) {
+    const std::string q = f(std::string("m") + m + ".qcow2"), r = f(std::string("m") + m + ".raw");
+    Result a = run_img({"convert", "-m", m, "-f", "raw", "-O", "qcow2", f("flat.raw"), q});
+    ASSERT_EQ(a.status, 0) << a.err;
+    Result b = run_img({"convert", "-m", m, "-O", "raw", f("top.qcow2"), r});
+    ASSERT_EQ(b.status, 0) << b.err;
+    EXPECT_EQ(read_file(r), expected_) << "-m " << m;
+    EXPECT_EQ(qcow2::testing::qemu_contents(dir_, q), expected_) << "-m " << m;
+  }
+  EXPECT_EQ(read_file(f("m1.qcow2")), read_file(f("m3.qcow2")));
+  EXPECT_EQ(read_file(f("m1.qcow2")), read_file(f("m16.qcow2")));
+}
+
 TEST_F(ImgConvert, Qcow2ToQcow2WithOptions) {
   Result r = run_img({"convert", "-O", "qcow2", "-o", "cluster_size=16k,compat=0.10",
                       f("top.qcow2"), f("v2.qcow2")});
