@@ -237,6 +237,9 @@ void EventLoop::run() {
     // sleep. The pollers' polling(false) has handled what came in without an event.
     spin_end_ns_ = 0;
     if (poll_for_work()) continue;
+    // The spin looks at the fds too and may have consumed stop()'s wake-up: without this check
+    // the loop would then sleep for good.
+    if (stopping_) break;
     run_once(-1);
     adapt_poll_ns();
   }

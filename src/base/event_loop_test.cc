@@ -168,6 +168,30 @@ TEST(IoThread, SpinLengthAdapts) {
   io.stop();
 }
 
+// stop() during a spin: the spin's look at the fds (every kFdCheckRounds rounds) may consume
+// stop()'s wake-up, and the loop must still not go to sleep afterwards (it did: a VM's I/O
+// thread then never ended). A poller calls stop() in the very round whose fd check follows.
+TEST(IoThread, StopDuringASpinEndsTheThread) {
+  EventLoop loop;
+  loop.set_poll_max_ns(500'000'000);
+  unsigned polls = 0;
+  loop.add_poller(
+      [&] {
+        if (++polls == EventLoop::kFdCheckRounds) loop.stop();
+        return false;
+      },
+      [&](bool on) {
+        if (on) polls = 0;
+      });
+  std::thread runner([&] { loop.run(); });
+  loop.post([] {});  // wakes the loop: it runs the work, then spins
+  auto done = std::async(std::launch::async, [&] { runner.join(); });
+  const bool ok = done.wait_for(std::chrono::seconds(3)) == std::future_status::ready;
+  if (!ok) loop.stop();  // a second wake-up lets the test end
+  done.wait();
+  EXPECT_TRUE(ok);
+}
+
 // post() from the loop's own thread needs no wake-up: the work runs before the loop sleeps.
 TEST(EventLoop, PostFromACallbackRunsInTheSameRunOnce) {
   EventLoop loop;
