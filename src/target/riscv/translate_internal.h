@@ -74,11 +74,15 @@ struct Ctx {
 
   // Leaves the TB to the dispatcher with a guest exit kind.
   void exit_guest(ExitKind kind, uint64_t pc_at, bool retired, Temp info = tcg::kNoTemp) {
+    side_exit(kind, pc_at, retired, info);
+    end = true;
+  }
+  // The same exit on one path only: the block goes on after it (behind a branch to a label).
+  void side_exit(ExitKind kind, uint64_t pc_at, bool retired, Temp info = tcg::kNoTemp) {
     ir.exit(static_cast<tcg::ExitCode>(static_cast<uint32_t>(tcg::ExitCode::kGuest) +
                                        static_cast<uint32_t>(kind)),
             pc_at, info);
     ir.ops.back().aux2 = retired ? 1 : 0;
-    end = true;
   }
   void exit_code(tcg::ExitCode code, uint64_t pc_at) {
     ir.exit(code, pc_at);

@@ -76,18 +76,12 @@ bool translate_csr_call(Ctx& c) {
               Type::kI64, operand, c.c64(d.expanded));
   const uint32_t done = ir.new_label();
   ir.brcond(Cond::kNe, Type::kI64, status, c.c64(kCsrHart), done);
-  ir.exit(static_cast<tcg::ExitCode>(static_cast<uint32_t>(tcg::ExitCode::kGuest) +
-                                     static_cast<uint32_t>(ExitKind::kIllegalInstruction)),
-          c.pc, c.c64(d.raw));
-  ir.ops.back().aux2 = 0;  // not retired
+  c.side_exit(ExitKind::kIllegalInstruction, c.pc, /*retired=*/false, c.c64(d.raw));
   ir.label(done);
   c.set_x(d.rd, ir.ld_global(Type::kI64, offsetof(CpuState, csr_value)));
   const uint32_t go_on = ir.new_label();
   ir.brcond(Cond::kEq, Type::kI64, status, c.c64(kCsrDone), go_on);
-  ir.exit(static_cast<tcg::ExitCode>(static_cast<uint32_t>(tcg::ExitCode::kGuest) +
-                                     static_cast<uint32_t>(ExitKind::kInterrupted)),
-          c.next_pc);
-  ir.ops.back().aux2 = 1;  // retired
+  c.side_exit(ExitKind::kInterrupted, c.next_pc, /*retired=*/true);
   ir.label(go_on);
   return true;
 }
