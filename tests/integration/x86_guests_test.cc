@@ -149,6 +149,22 @@ TEST_F(X86GuestTest, ExitsPvh) {
   EXPECT_THAT(r.out, HasSubstr("exits: all checks passed")) << r.describe();
 }
 
+// bench/exits's guest side, small: every kind timed in blocks, each printing its fastest and
+// median block, and the device's counters checked after the loops.
+TEST_F(X86GuestTest, ExitsBenchModeTimesEveryKindInBlocks) {
+  auto r = tandem({"run", "--accel", "kvm", "--kernel", guest_image("exits.elf"), "--memory", "64M",
+                   "-device", "tandem-testdev", "--append", "bench iters=203 blocks=4"});
+  ASSERT_EQ(r.exit_code, kGuestSuccess) << r.describe();
+  for (const char* kind : {"pio_write", "pio_read", "mmio_write", "mmio_read", "ioeventfd"}) {
+    // 203 exits in 4 blocks: 50 per block, 200 in all.
+    EXPECT_THAT(r.out, ::testing::ContainsRegex(std::string("bench ") + kind +
+                                                " iters=200 blocks=4 cycles_per_exit=[0-9.]+ "
+                                                "ns_per_exit=[0-9.]+ median_ns=[0-9.]+ "))
+        << r.describe();
+  }
+  EXPECT_THAT(r.out, HasSubstr("bench done")) << r.describe();
+}
+
 TEST_F(X86GuestTest, NoTestDeviceUnlessAsked) {
   auto r =
       tandem({"run", "--accel", "kvm", "--kernel", guest_image("exits.elf"), "--memory", "128M"});
