@@ -56,16 +56,27 @@ int blk_submit(struct blk* b, uint32_t type, uint64_t sector, void* buf, uint32_
   return slot;
 }
 
-int blk_reap(struct blk* b, uint8_t* status) {
-  uint64_t token;
-  uint32_t len;
-  virtq_wait(b->q, &token, &len, 30000);
+static int blk_complete(struct blk* b, uint64_t token, uint32_t len, uint8_t* status) {
   int slot = (int)token;
   CHECK(slot < b->depth && (b->busy & (1u << slot)), "completion for idle slot %d", slot);
   CHECK(len >= 1, "used length %u: no status byte", len);
   b->busy &= ~(1u << slot);
   *status = b->status[slot];
   return slot;
+}
+
+int blk_reap(struct blk* b, uint8_t* status) {
+  uint64_t token;
+  uint32_t len;
+  virtq_wait(b->q, &token, &len, 30000);
+  return blk_complete(b, token, len, status);
+}
+
+int blk_try_reap(struct blk* b, uint8_t* status) {
+  uint64_t token;
+  uint32_t len;
+  if (!virtq_get(b->q, &token, &len)) return -1;
+  return blk_complete(b, token, len, status);
 }
 
 uint8_t blk_rw(struct blk* b, uint32_t type, uint64_t sector, void* buf, uint32_t len) {

@@ -51,6 +51,8 @@ int blk_submit(struct blk* b, uint32_t type, uint64_t sector, void* buf, uint32_
 int blk_queue(struct blk* b, uint32_t type, uint64_t sector, void* buf, uint32_t len);
 /* Waits for the next completion; returns its slot and status. */
 int blk_reap(struct blk* b, uint8_t* status);
+/* Takes a completion if one is there: its slot, or -1 without waiting. */
+int blk_try_reap(struct blk* b, uint8_t* status);
 
 /* The image pattern: 64-bit word k (byte offset 8k) of an image holds pattern_word(seed, k). */
 static inline uint64_t pattern_word(uint64_t seed, uint64_t k) {

@@ -252,6 +252,16 @@ static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx) {
   return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
 }
 
+/* used_event while interrupts are off: half the index space ahead of what we consumed. The
+ * device interrupts when used_event lies among the used indices it published since its last
+ * decision, and those lie within a queue's length of last_used, so it never does (Linux parks
+ * used_event at 0 instead and takes one interrupt per 64K). Just behind last_used is not far
+ * enough: once we consume the element the device has just published, last_used - 1 is that
+ * element's index, still inside the device's window when it decides. */
+static uint16_t used_event_off(const struct virtq* q) {
+  return (uint16_t)(q->last_used + 0x8000);
+}
+
 bool virtq_add(struct virtq* q, const struct vbuf* bufs, int n, uint64_t token) {
   if (n <= 0 || q->num_free < n) return false;
   uint16_t head = q->free_head, i = head, last = head;
@@ -308,10 +318,7 @@ bool virtq_get(struct virtq* q, uint64_t* token, uint32_t* len) {
   q->num_free = (uint16_t)(q->num_free + q->chain_len[head]);
   q->chain_len[head] = 0;
   q->last_used++;
-  /* With EVENT_IDX and interrupts off, keep used_event just behind what we consumed: the
-   * device's "used index passed used_event" test then never fires (Linux parks it at 0 and
-   * takes one interrupt per 64K instead). */
-  if (q->event_idx && !q->interrupts) *used_event(q) = (uint16_t)(q->last_used - 1);
+  if (q->event_idx && !q->interrupts) *used_event(q) = used_event_off(q);
   return true;
 }
 
@@ -333,7 +340,7 @@ void virtq_set_interrupts(struct virtq* q, bool on) {
   if (q->event_idx) {
     /* The device ignores the flags with EVENT_IDX (section 2.7.10). */
     q->avail->flags = 0;
-    *used_event(q) = on ? q->last_used : (uint16_t)(q->last_used - 1);
+    *used_event(q) = on ? q->last_used : used_event_off(q);
   } else {
     q->avail->flags = on ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT;
   }

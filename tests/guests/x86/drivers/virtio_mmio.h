@@ -151,7 +151,7 @@ bool virtq_get(struct virtq* q, uint64_t* token, uint32_t* len);
 /* Spins until a used element arrives (CHECK-fails after `timeout_ms`). */
 void virtq_wait(struct virtq* q, uint64_t* token, uint32_t* len, uint64_t timeout_ms);
 /* VIRTQ_AVAIL_F_NO_INTERRUPT, or with EVENT_IDX used_event: at the next used element when on,
- * always behind the used index when off. */
+ * half the index space away from the used index when off. */
 void virtq_set_interrupts(struct virtq* q, bool on);
 
 /* ---- interrupts (CPL0) ---- */
