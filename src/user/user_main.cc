@@ -225,6 +225,7 @@ int run(int argc, char** argv, const EngineFactory* translator) {
         engine->invalidate_code(0, UINT64_MAX);
         break;
       case riscv::ExitKind::kInterrupted:
+      case riscv::ExitKind::kColdCode:  // user mode translates everything at first sight
         break;
     }
   }

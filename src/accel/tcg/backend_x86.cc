@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <deque>
-#include <functional>
+#include <cstring>
 #include <memory>
+#include <new>
+#include <type_traits>
 
 #include "accel/tcg/opt.h"
 
@@ -44,10 +45,37 @@ bool fits_i32(uint64_t v) {
   return s >= INT32_MIN && s <= INT32_MAX;
 }
 
+// A jump target inside the block being generated (Emitter::new_label).
+struct Lbl {
+  uint32_t id = 0;
+};
+
+// The body of an out-of-line code piece, run after the block's hot path: a small lambda kept
+// in place (std::function would allocate for most of their captures). Captures must be
+// trivially copyable values: registers, flags, labels, `this`.
+class ColdFn {
+ public:
+  template <typename F>
+  void set(const F& f) {
+    static_assert(std::is_trivially_copyable_v<F> && sizeof(F) <= kSize &&
+                      alignof(F) <= alignof(std::max_align_t),
+                  "cold bodies capture a few trivially copyable values");
+    new (storage_) F(f);
+    call_ = [](const void* p) { (*static_cast<const F*>(p))(); };
+  }
+  void operator()() const { call_(storage_); }
+
+ private:
+  static constexpr size_t kSize = 128;
+  alignas(std::max_align_t) unsigned char storage_[kSize];
+  void (*call_)(const void*) = nullptr;
+};
+
 class Emitter : public Xbyak::CodeGenerator {
  public:
-  // One emitter serves every TB of a code buffer [base, base + span): Xbyak's label tables and
-  // the emitter's own vectors keep their memory from one TB to the next.
+  // One emitter serves every TB of a code buffer [base, base + span): its vectors keep their
+  // memory from one TB to the next, so translating a block allocates nothing in the steady
+  // state.
   Emitter(uint8_t* base, size_t span) : Xbyak::CodeGenerator(span, base) {}
 
   // Generates the TB at buf (inside the span), at most cap bytes; returns its size.
@@ -64,10 +92,10 @@ class Emitter : public Xbyak::CodeGenerator {
   };
   // Out-of-line code emitted after the block's hot path: a fault stub (fault >= 0, an index
   // into fault_stubs_: one per guest memory access, so plain data rather than a closure) or
-  // any other body. Pooled across blocks (Xbyak's reset() detaches their labels).
+  // any other body. Pooled across blocks.
   struct Cold {
-    Xbyak::Label label;
-    std::function<void()> body;
+    Lbl label;
+    ColdFn body;
     int fault = -1;
   };
   // Where a temp's value can be found at a given moment (for fault stubs).
@@ -77,10 +105,11 @@ class Emitter : public Xbyak::CodeGenerator {
     bool is_const = false;
     uint64_t value = 0;
   };
+  using SyncList = std::vector<std::pair<SyncEntry, ValueLoc>>;
   struct FaultStub {
     int addr_reg;
     riscv::ExitKind kind;
-    std::vector<std::pair<SyncEntry, ValueLoc>> syncs;
+    SyncList syncs;
     uint64_t pc;
     uint32_t retired;
   };
@@ -158,10 +187,54 @@ class Emitter : public Xbyak::CodeGenerator {
   // Where the TB being generated starts, and its size so far.
   const uint8_t* tb_code() const { return getCode() + tb_start_; }
   size_t tb_size() const { return getSize() - tb_start_; }
-  Xbyak::Label& new_label() { return label_pool_.emplace_back(); }
-  Xbyak::Label& cold(std::function<void()> body) {
+  // Jump targets inside the block: an index into label_pos_. Every jump to one is a rel32,
+  // patched when the block is done (patch_labels). Xbyak's own labels cost several heap
+  // allocations each (its LabelManager keeps hash tables), which for blocks of a handful of
+  // guest instructions was a large share of the translation time.
+  Lbl new_label() {
+    label_pos_.push_back(kUnplaced);
+    return {static_cast<uint32_t>(label_pos_.size() - 1)};
+  }
+  void L(Lbl l) { label_pos_[l.id] = static_cast<int32_t>(getSize()); }
+  using Xbyak::CodeGenerator::L;
+  // The label's offset from the start of the TB (once placed).
+  uint32_t label_offset(Lbl l) const {
+    return static_cast<uint32_t>(static_cast<size_t>(label_pos_[l.id]) - tb_start_);
+  }
+  void rel32_to(Lbl l) {
+    fixups_.push_back({l.id, static_cast<uint32_t>(getSize())});
+    dd(0);
+  }
+  void jcc_to(uint8_t cc, Lbl l) {
+    db(0x0f);
+    db(0x80 | cc);
+    rel32_to(l);
+  }
+  void patch_labels();
+  // Jumps to Lbl, always near (rel32); the other overloads stay Xbyak's.
+  using LabelType = Xbyak::CodeGenerator::LabelType;
+  void jmp(Lbl l, LabelType = T_NEAR) {
+    db(0xe9);
+    rel32_to(l);
+  }
+  using Xbyak::CodeGenerator::jmp;
+  void je(Lbl l, LabelType = T_NEAR) { jcc_to(0x4, l); }
+  void jz(Lbl l, LabelType = T_NEAR) { jcc_to(0x4, l); }
+  void jne(Lbl l, LabelType = T_NEAR) { jcc_to(0x5, l); }
+  void jnz(Lbl l, LabelType = T_NEAR) { jcc_to(0x5, l); }
+  void jb(Lbl l, LabelType = T_NEAR) { jcc_to(0x2, l); }
+  void jae(Lbl l, LabelType = T_NEAR) { jcc_to(0x3, l); }
+  void jbe(Lbl l, LabelType = T_NEAR) { jcc_to(0x6, l); }
+  void ja(Lbl l, LabelType = T_NEAR) { jcc_to(0x7, l); }
+  void jp(Lbl l, LabelType = T_NEAR) { jcc_to(0xa, l); }
+  void jl(Lbl l, LabelType = T_NEAR) { jcc_to(0xc, l); }
+  void jge(Lbl l, LabelType = T_NEAR) { jcc_to(0xd, l); }
+  void jle(Lbl l, LabelType = T_NEAR) { jcc_to(0xe, l); }
+  void jg(Lbl l, LabelType = T_NEAR) { jcc_to(0xf, l); }
+  template <typename F>
+  Lbl cold(const F& body) {
     Cold& c = new_cold();
-    c.body = std::move(body);
+    c.body.set(body);
     return c.label;
   }
   void mov_imm(const Reg64& r, uint64_t v) {
@@ -198,9 +271,10 @@ class Emitter : public Xbyak::CodeGenerator {
   // addr_reg kAddrInScratch: the guest address is at [rsp + kFrameScratch] (softmmu slow
   // paths, whose call clobbers the scratch registers), and the helper's mem_fault is cleared.
   static constexpr int kAddrInScratch = -2;
-  Xbyak::Label& emit_fault_stub(int addr_reg, riscv::ExitKind kind,
-                                std::vector<std::pair<SyncEntry, ValueLoc>> syncs);
-  std::vector<std::pair<SyncEntry, ValueLoc>> capture_syncs(const Op& op);
+  Lbl emit_fault_stub(int addr_reg, riscv::ExitKind kind, const SyncList& syncs);
+  // Where the values op's fault path writes back live now: a scratch list, valid until the
+  // next call.
+  const SyncList& capture_syncs(const Op& op);
   void canonicalize_nan(const Xmm& x, bool f64);
 
   // ---- op emitters ------------------------------------------------------------------------
@@ -236,7 +310,7 @@ class Emitter : public Xbyak::CodeGenerator {
   void emit_bitcast(const Op& op);
   void cmp_operands(Temp a, Temp b, tcg::Type type, Cond* cond);
   int address_reg(const Op& op);  // guest address (a + imm) in a register
-  void bounds_check(const Reg64& addr, Xbyak::Label& fault);
+  void bounds_check(const Reg64& addr, Lbl fault);
   // User mode: the host operand of guest address A (in a register).
   Xbyak::RegExp guest_operand(const Reg64& A) const {
     return ctx_->direct_guest_memory ? Xbyak::RegExp(A) : kGuestBase + A;
@@ -269,6 +343,9 @@ class Emitter : public Xbyak::CodeGenerator {
   // a target (the temp's only use is the store to a pinned global right after its definition:
   // the value is computed in place).
   std::vector<int8_t> home_;
+  // Scratch tables kept from block to block (no allocation per translation).
+  std::vector<uint32_t> defs_, scratch_count_, scratch_fill_;
+  SyncList scratch_syncs_;
 
   std::vector<TempState> ts_;
   int owner_[32];
@@ -285,26 +362,34 @@ class Emitter : public Xbyak::CodeGenerator {
     if (num_colds_ == colds_.size()) colds_.push_back(std::make_unique<Cold>());
     Cold& c = *colds_[num_colds_++];
     c.fault = -1;
+    c.label = new_label();
     return c;
   }
   void emit_fault_stub_body(const FaultStub& f);
-  std::deque<Xbyak::Label> label_pool_;
-  std::vector<Xbyak::Label> labels_;
+  static constexpr int32_t kUnplaced = -1;
+  std::vector<int32_t> label_pos_;  // per Lbl: its offset in the span, or kUnplaced
+  struct LabelFixup {
+    uint32_t label;
+    uint32_t at;  // offset of the rel32 in the span
+  };
+  std::vector<LabelFixup> fixups_;
+  std::vector<Lbl> labels_;  // the IR's labels
   uint64_t cur_pc_ = 0;
   uint32_t insn_count_ = 0;  // instructions started so far
   struct PendingSite {
     size_t host_offset;
-    Xbyak::Label* stub;
+    Lbl stub;
   };
   std::vector<PendingSite> sites_;
-  Xbyak::Label* goto_stub_[2] = {nullptr, nullptr};
+  Lbl goto_stub_[2] = {};
 };
 
 // ---- liveness ---------------------------------------------------------------------------
 
 void Emitter::compute_uses() {
   const size_t n = ir_->temps.size();
-  std::vector<uint32_t> count(n + 1, 0);
+  std::vector<uint32_t>& count = scratch_count_;
+  count.assign(n + 1, 0);
   auto each_input = [&](const Op& op, auto&& fn) {
     for (Temp t : {op.a, op.b, op.c})
       if (t != kNoTemp) fn(t);
@@ -315,7 +400,8 @@ void Emitter::compute_uses() {
   use_begin_.assign(n + 1, 0);
   for (size_t t = 0; t < n; ++t) use_begin_[t + 1] = use_begin_[t] + count[t];
   use_pos_.assign(use_begin_[n], 0);
-  std::vector<uint32_t> fill(use_begin_.begin(), use_begin_.end() - 1);
+  std::vector<uint32_t>& fill = scratch_fill_;
+  fill.assign(use_begin_.begin(), use_begin_.end() - 1);
   last_use_.assign(n, 0);
   for (uint32_t i = 0; i < ir_->ops.size(); ++i) {
     each_input(ir_->ops[i], [&](Temp t) {
@@ -520,7 +606,8 @@ bool Emitter::pinned_written(int reg, uint32_t from, uint32_t to, Temp self) con
 void Emitter::plan_pinned() {
   home_.assign(ir_->temps.size(), static_cast<int8_t>(kNoReg));
   if (!pin_) return;
-  const std::vector<uint32_t> defs = count_defs(*ir_);
+  count_defs(*ir_, defs_);
+  const std::vector<uint32_t>& defs = defs_;
   const auto& ops = ir_->ops;
   // Aliases.
   for (uint32_t i = 0; i < ops.size(); ++i) {
@@ -582,8 +669,9 @@ void Emitter::reload_pinned(uint32_t mask) {
 
 // ---- fault stubs ------------------------------------------------------------------------
 
-std::vector<std::pair<SyncEntry, Emitter::ValueLoc>> Emitter::capture_syncs(const Op& op) {
-  std::vector<std::pair<SyncEntry, ValueLoc>> out;
+const Emitter::SyncList& Emitter::capture_syncs(const Op& op) {
+  SyncList& out = scratch_syncs_;
+  out.clear();
   if (op.sync >= 0)
     for (const SyncEntry& s : ir_->syncs[op.sync]) out.push_back({s, where(s.value)});
   return out;
@@ -625,15 +713,14 @@ void Emitter::write_sync_entry(const SyncEntry& s, const ValueLoc& l) {
   }
 }
 
-Xbyak::Label& Emitter::emit_fault_stub(int addr_reg, riscv::ExitKind kind,
-                                       std::vector<std::pair<SyncEntry, ValueLoc>> syncs) {
+Lbl Emitter::emit_fault_stub(int addr_reg, riscv::ExitKind kind, const SyncList& syncs) {
   const uint64_t pc = cur_pc_;
   const uint32_t retired = insn_count_ - 1;
   if (num_fault_stubs_ == fault_stubs_.size()) fault_stubs_.emplace_back();
   FaultStub& f = fault_stubs_[num_fault_stubs_];
   f.addr_reg = addr_reg;
   f.kind = kind;
-  f.syncs = std::move(syncs);
+  f.syncs = syncs;  // copy-assignment keeps the pooled stub's capacity
   f.pc = pc;
   f.retired = retired;
   Cold& c = new_cold();
@@ -666,8 +753,8 @@ void Emitter::canonicalize_nan(const Xmm& x, bool f64) {
   } else {
     ucomiss(x, x);
   }
-  Xbyak::Label& back = new_label();
-  Xbyak::Label& fix = cold([this, x, f64, &back] {
+  const Lbl back = new_label();
+  const Lbl fix = cold([this, x, f64, back] {
     if (f64) {
       movsd(x, qword[rip + &rt_->f64_canonical_nan]);
     } else {
@@ -695,16 +782,16 @@ size_t Emitter::run(const Ir& ir, const BackendContext& ctx, uint8_t* buf, size_
     if (pin_ && is_pinned_reg(r)) continue;
     gpr_order_.push_back(r);
   }
-  // Xbyak first: it detaches the old labels, which then go without touching its tables.
   reset();
   num_colds_ = 0;
   num_fault_stubs_ = 0;
-  label_pool_.clear();
+  label_pos_.clear();
+  fixups_.clear();
   labels_.clear();
   sites_.clear();
   shladd_ = {};
   free_slots_.clear();
-  goto_stub_[0] = goto_stub_[1] = nullptr;
+  goto_stub_[0] = goto_stub_[1] = Lbl{};
   locked_ = 0;
   next_slot_ = 0;
   pos_ = 0;
@@ -722,11 +809,11 @@ size_t Emitter::emit_tb() {
   for (int& o : owner_) o = -1;
   compute_uses();
   plan_pinned();
-  labels_.resize(ir_->num_labels);
+  for (uint32_t i = 0; i < ir_->num_labels; ++i) labels_.push_back(new_label());
 
   // Entry: leave at once when an exit was requested (this is what stops chained loops).
   cmp(byte[rip + const_cast<uint8_t*>(&rt_->exit_request)], 0);
-  Xbyak::Label& interrupted = cold([this] {
+  const Lbl interrupted = cold([this] {
     store_env_imm64(offsetof(CpuState, pc), ctx_->tb_pc);
     jmp_epilogue(static_cast<uint32_t>(ExitCode::kInterrupt));
   });
@@ -735,7 +822,7 @@ size_t Emitter::emit_tb() {
     // Every sample_period-th TB entry goes back to the dispatcher, which counts the guest
     // registers of the TB (to choose the pinned ones).
     sub(dword[rip + &rt_->sample_countdown], 1);
-    Xbyak::Label& sample = cold([this] {
+    const Lbl sample = cold([this] {
       store_env_imm64(offsetof(CpuState, pc), ctx_->tb_pc);
       jmp_epilogue(static_cast<uint32_t>(ExitCode::kSample));
     });
@@ -757,17 +844,26 @@ size_t Emitter::emit_tb() {
       c.body();
     }
   }
+  patch_labels();
   for (const PendingSite& s : sites_) {
-    info_->fault_sites.push_back({static_cast<uint32_t>(s.host_offset),
-                                  static_cast<uint32_t>(s.stub->getAddress() - tb_code())});
+    info_->fault_sites.push_back({static_cast<uint32_t>(s.host_offset), label_offset(s.stub)});
   }
   std::sort(info_->fault_sites.begin(), info_->fault_sites.end(),
             [](const FaultSite& a, const FaultSite& b) { return a.host_offset < b.host_offset; });
   for (int slot = 0; slot < 2; ++slot) {
-    if (info_->jmp_offset[slot] != ~0u)
-      info_->stub_offset[slot] = static_cast<uint32_t>(goto_stub_[slot]->getAddress() - tb_code());
+    if (info_->jmp_offset[slot] != ~0u) info_->stub_offset[slot] = label_offset(goto_stub_[slot]);
   }
   return tb_size();
+}
+
+void Emitter::patch_labels() {
+  uint8_t* const base = const_cast<uint8_t*>(getCode());
+  for (const LabelFixup& f : fixups_) {
+    const int32_t target = label_pos_[f.label];
+    if (target == kUnplaced) throw Xbyak::Error(Xbyak::ERR_LABEL_IS_NOT_FOUND);
+    const int32_t rel = target - static_cast<int32_t>(f.at + 4);
+    std::memcpy(base + f.at, &rel, sizeof rel);
+  }
 }
 
 void Emitter::emit_op(const Op& op) {
@@ -960,10 +1056,10 @@ void Emitter::emit_ld_global(const Op& op) {
       break;
     case tcg::Type::kF32: {
       // A single-precision read of an f register: canonical NaN unless properly NaN-boxed.
-      Xbyak::Label& back = new_label();
+      const Lbl back = new_label();
       Xmm x = xmm(rd);
       cmp(dword[kEnv + off + 4], -1);
-      Xbyak::Label& bad = cold([this, x, &back] {
+      const Lbl bad = cold([this, x, back] {
         movss(x, dword[rip + &rt_->f32_canonical_nan]);
         jmp(back, T_NEAR);
       });
@@ -1324,10 +1420,10 @@ void Emitter::emit_divrem(const Op& op) {
   int rb = in_reg(op.b);
   int rd = def_reg(op.d);
   const Reg A = gprw(ra, t), B = gprw(rb, t);
-  Xbyak::Label& done = new_label();
+  const Lbl done = new_label();
   mov(ax, A);
   // Division by zero: quotient all ones, remainder the dividend.
-  Xbyak::Label& zero = cold([this, want_rem, ax, dx, &done] {
+  const Lbl zero = cold([this, want_rem, ax, dx, done] {
     if (want_rem) {
       mov(dx, ax);
     } else {
@@ -1339,7 +1435,7 @@ void Emitter::emit_divrem(const Op& op) {
   jz(zero, T_NEAR);
   if (is_signed) {
     // x / -1 (including MIN / -1, which traps on x86): quotient -x, remainder 0.
-    Xbyak::Label& minus1 = cold([this, want_rem, ax, dx, &done] {
+    const Lbl minus1 = cold([this, want_rem, ax, dx, done] {
       if (want_rem) {
         xor_(edx, edx);
       } else {
@@ -1521,7 +1617,7 @@ int Emitter::address_reg(const Op& op) {
   return 1;
 }
 
-void Emitter::bounds_check(const Reg64& addr, Xbyak::Label& fault) {
+void Emitter::bounds_check(const Reg64& addr, Lbl fault) {
   cmp(addr, qword[kEnv + offsetof(CpuState, guest_limit)]);
   jae(fault, T_NEAR);
 }
@@ -1539,12 +1635,12 @@ void Emitter::emit_memory(const Op& op) {
     if (!vimm) rv = in_reg(op.b);
   }
   int rd = is_load ? def_reg(op.d) : kNoReg;
-  auto syncs = capture_syncs(op);
+  const SyncList& syncs = capture_syncs(op);
   const auto kind = is_load ? riscv::ExitKind::kLoadFault : riscv::ExitKind::kStoreFault;
-  Xbyak::Label& stub = emit_fault_stub(ar, kind, std::move(syncs));
+  const Lbl stub = emit_fault_stub(ar, kind, syncs);
   const Reg64 A = gpr(ar);
   bounds_check(A, stub);
-  sites_.push_back({tb_size(), &stub});
+  sites_.push_back({tb_size(), stub});
   const unsigned size = memop_size(op.aux);
   const Xbyak::RegExp M = is_fused ? fused : guest_operand(A);
   if (is_load) {
@@ -1631,9 +1727,9 @@ void Emitter::emit_memory_softmmu(const Op& op) {
     if (!vimm) rv = in_reg(op.b);
   }
   const int rd = is_load ? def_reg(op.d) : kNoReg;
-  auto syncs = capture_syncs(op);
+  const SyncList& syncs = capture_syncs(op);
   const auto kind = is_load ? riscv::ExitKind::kLoadFault : riscv::ExitKind::kStoreFault;
-  Xbyak::Label& stub = emit_fault_stub(kAddrInScratch, kind, std::move(syncs));
+  const Lbl stub = emit_fault_stub(kAddrInScratch, kind, syncs);
   const Reg64 A = gpr(ar);
   const unsigned size = memop_size(op.aux);
   const int table =
@@ -1642,37 +1738,36 @@ void Emitter::emit_memory_softmmu(const Op& op) {
   const int addend = table + static_cast<int>(offsetof(SoftTlbEntry, addend));
   static_assert(sizeof(SoftTlbEntry) == 32);
 
-  Xbyak::Label& done = new_label();
+  const Lbl done = new_label();
   const bool is_fp = is_float_type(op.type);
   const uint8_t memop = op.aux;
   const void* helper =
       reinterpret_cast<const void*>(is_load ? ctx_->softmmu->load : ctx_->softmmu->store);
-  Xbyak::Label& slow =
-      cold([this, A, rv, rd, vimm, imm, is_load, is_fp, memop, helper, &stub, &done] {
-        mov(qword[rsp + kFrameScratch], A);
-        mov(qword[rsp + kFrameScratch + 8], memop);
-        if (!is_load) {
-          if (vimm) {
-            mov(qword[rsp + kFrameScratch + 16], imm);
-          } else if (is_fp) {
-            movsd(qword[rsp + kFrameScratch + 16], xmm(rv));
-          } else {
-            mov(qword[rsp + kFrameScratch + 16], gpr(rv));
-          }
-        }
-        mov(rax, reinterpret_cast<uint64_t>(helper));
-        call(reinterpret_cast<const void*>(ctx_->buffer->save_all_thunk()));
-        cmp(dword[kEnv + offsetof(CpuState, mem_fault)], 0);
-        jne(stub, T_NEAR);
-        if (is_load) {
-          if (is_fp) {
-            movq(xmm(rd), rax);
-          } else {
-            mov(gpr(rd), rax);
-          }
-        }
-        jmp(done, T_NEAR);
-      });
+  const Lbl slow = cold([this, A, rv, rd, vimm, imm, is_load, is_fp, memop, helper, stub, done] {
+    mov(qword[rsp + kFrameScratch], A);
+    mov(qword[rsp + kFrameScratch + 8], memop);
+    if (!is_load) {
+      if (vimm) {
+        mov(qword[rsp + kFrameScratch + 16], imm);
+      } else if (is_fp) {
+        movsd(qword[rsp + kFrameScratch + 16], xmm(rv));
+      } else {
+        mov(qword[rsp + kFrameScratch + 16], gpr(rv));
+      }
+    }
+    mov(rax, reinterpret_cast<uint64_t>(helper));
+    call(reinterpret_cast<const void*>(ctx_->buffer->save_all_thunk()));
+    cmp(dword[kEnv + offsetof(CpuState, mem_fault)], 0);
+    jne(stub, T_NEAR);
+    if (is_load) {
+      if (is_fp) {
+        movq(xmm(rd), rax);
+      } else {
+        mov(gpr(rd), rax);
+      }
+    }
+    jmp(done, T_NEAR);
+  });
   mov(rdx, A);
   shr(rdx, 12 - 5);
   and_(edx, (kTlbSize - 1) << 5);
@@ -1757,11 +1852,10 @@ void Emitter::emit_atomic_softmmu(const Op& op) {
   const int ar = in_reg(op.a);
   const int rv = op.opc == Opc::kLr ? kNoReg : in_reg(op.b);
   const int rd = def_reg(op.d);
-  auto syncs = capture_syncs(op);
+  const SyncList& syncs = capture_syncs(op);
   const auto kind = op.opc == Opc::kLr ? riscv::ExitKind::kLoadFault : riscv::ExitKind::kStoreFault;
-  Xbyak::Label& fault = emit_fault_stub(kAddrInScratch, kind, syncs);
-  Xbyak::Label& misaligned =
-      emit_fault_stub(kAddrInScratch, riscv::ExitKind::kMisaligned, std::move(syncs));
+  const Lbl fault = emit_fault_stub(kAddrInScratch, kind, syncs);
+  const Lbl misaligned = emit_fault_stub(kAddrInScratch, riscv::ExitKind::kMisaligned, syncs);
   mov(qword[rsp + kFrameScratch], gpr(ar));
   if (rv != kNoReg) {
     mov(qword[rsp + kFrameScratch + 8], gpr(rv));
@@ -1786,9 +1880,9 @@ void Emitter::emit_amo(const Op& op) {
   int ar = in_reg(op.a);
   int rv = in_reg(op.b);
   int rd = def_reg(op.d);
-  auto syncs = capture_syncs(op);
-  Xbyak::Label& fault = emit_fault_stub(ar, riscv::ExitKind::kStoreFault, syncs);
-  Xbyak::Label& misaligned = emit_fault_stub(ar, riscv::ExitKind::kMisaligned, std::move(syncs));
+  const SyncList& syncs = capture_syncs(op);
+  const Lbl fault = emit_fault_stub(ar, riscv::ExitKind::kStoreFault, syncs);
+  const Lbl misaligned = emit_fault_stub(ar, riscv::ExitKind::kMisaligned, syncs);
   const Reg64 A = gpr(ar);
   test(A.cvt32(), size - 1);
   jnz(misaligned, T_NEAR);
@@ -1800,7 +1894,7 @@ void Emitter::emit_amo(const Op& op) {
   const auto kind = static_cast<AmoKind>(op.aux2);
   if (kind == AmoKind::kSwap || kind == AmoKind::kAdd) {
     mov(ax, V);
-    sites_.push_back({tb_size(), &fault});
+    sites_.push_back({tb_size(), fault});
     if (kind == AmoKind::kSwap) {
       xchg(mem, ax);
     } else {
@@ -1808,9 +1902,9 @@ void Emitter::emit_amo(const Op& op) {
       xadd(mem, ax);
     }
   } else {
-    sites_.push_back({tb_size(), &fault});
+    sites_.push_back({tb_size(), fault});
     mov(ax, mem);
-    Xbyak::Label retry;
+    const Lbl retry = new_label();
     L(retry);
     mov(dx, ax);
     switch (kind) {
@@ -1840,7 +1934,7 @@ void Emitter::emit_amo(const Op& op) {
         cmovb(dx, V);
         break;
     }
-    sites_.push_back({tb_size(), &fault});
+    sites_.push_back({tb_size(), fault});
     lock();
     cmpxchg(mem, dx);
     jne(retry);
@@ -1858,11 +1952,11 @@ void Emitter::emit_lr_sc(const Op& op) {
   int ar = in_reg(op.a);
   int rv = op.opc == Opc::kSc ? in_reg(op.b) : kNoReg;
   int rd = def_reg(op.d);
-  auto syncs = capture_syncs(op);
+  const SyncList& syncs = capture_syncs(op);
   const auto fault_kind =
       op.opc == Opc::kLr ? riscv::ExitKind::kLoadFault : riscv::ExitKind::kStoreFault;
-  Xbyak::Label& fault = emit_fault_stub(ar, fault_kind, syncs);
-  Xbyak::Label& misaligned = emit_fault_stub(ar, riscv::ExitKind::kMisaligned, std::move(syncs));
+  const Lbl fault = emit_fault_stub(ar, fault_kind, syncs);
+  const Lbl misaligned = emit_fault_stub(ar, riscv::ExitKind::kMisaligned, syncs);
   const Reg64 A = gpr(ar), D = gpr(rd);
   const int r_addr = offsetof(CpuState, reservation_addr);
   const int r_value = offsetof(CpuState, reservation_value);
@@ -1871,7 +1965,7 @@ void Emitter::emit_lr_sc(const Op& op) {
     test(A.cvt32(), size - 1);
     jnz(misaligned, T_NEAR);
     bounds_check(A, fault);
-    sites_.push_back({tb_size(), &fault});
+    sites_.push_back({tb_size(), fault});
     if (word) {
       movsxd(rax, dword[guest_operand(A)]);
     } else {
@@ -1884,7 +1978,7 @@ void Emitter::emit_lr_sc(const Op& op) {
     return;
   }
   // sc: alignment first, then the reservation, then permissions (like the interpreter).
-  Xbyak::Label fail, done;
+  const Lbl fail = new_label(), done = new_label();
   test(A.cvt32(), size - 1);
   jnz(misaligned, T_NEAR);
   cmp(byte[kEnv + r_valid], 0);
@@ -1902,7 +1996,7 @@ void Emitter::emit_lr_sc(const Op& op) {
     cmp(rcx, rax);
     jne(fail, T_NEAR);
   }
-  sites_.push_back({tb_size(), &fault});
+  sites_.push_back({tb_size(), fault});
   lock();
   if (word) {
     cmpxchg(dword[guest_operand(A)], gpr(rv).cvt32());
@@ -1980,7 +2074,7 @@ void Emitter::emit_brcond(const Op& op) {
   if (!imm_operand(op.b, op.type, &imm)) in_reg(op.b);
   sync_live();
   cmp_operands(op.a, op.b, op.type, &c);
-  Xbyak::Label& target = labels_[op.imm];
+  const Lbl target = labels_[op.imm];
   switch (c) {
     case Cond::kEq:
       je(target, T_NEAR);
@@ -2022,13 +2116,13 @@ void Emitter::emit_goto_tb(const Op& op) {
   // The rel32 of the jump must be 4-byte aligned so that patching it is a single store.
   while ((reinterpret_cast<uintptr_t>(getCurr()) + 1) % 4 != 0) nop();
   info_->jmp_offset[slot] = static_cast<uint32_t>(tb_size());
-  Xbyak::Label& stub = cold([this, slot, target] {
+  const Lbl stub = cold([this, slot, target] {
     store_env_imm64(offsetof(CpuState, pc), target);
     mov(rdx, static_cast<uint64_t>(ctx_->tb_cookie | slot));
     jmp_epilogue(static_cast<uint32_t>(ExitCode::kChain));
   });
   jmp(stub, T_NEAR);
-  goto_stub_[slot] = &stub;
+  goto_stub_[slot] = stub;
 }
 
 void Emitter::emit_exit_indirect(const Op& op) {
@@ -2041,7 +2135,7 @@ void Emitter::emit_exit_indirect(const Op& op) {
   mov(ecx, eax);
   and_(ecx, (kJumpCacheSize - 1) << 1);
   lea(rdx, ptr[rip + rt_->jump_cache]);
-  Xbyak::Label miss;
+  const Lbl miss = new_label();
   if (ctx_->tb_flags) {
     lea(rdx, ptr[rdx + rcx * 8]);
     mov(rcx, static_cast<uint64_t>(ctx_->tb_flags) << 56);
@@ -2225,8 +2319,8 @@ void Emitter::emit_fcvt_fi(const Op& op) {
   const Reg64 D = gpr(rd);
   const uint8_t kind = op.aux2;  // 0 i32, 1 u32, 2 i64, 3 u64
   const void* helper = reinterpret_cast<const void*>(op.imm);
-  Xbyak::Label& done = new_label();
-  Xbyak::Label& slow = cold([this, a, s64, D, helper, &done] {
+  const Lbl done = new_label();
+  const Lbl slow = cold([this, a, s64, D, helper, done] {
     if (s64) {
       movsd(qword[rsp + kFrameScratch], a);
     } else {
@@ -2301,12 +2395,12 @@ void Emitter::emit_bitcast(const Op& op) {
       or_(gpr(rd), rax);
       break;
     default: {  // kUnboxF32
-      Xbyak::Label& back = new_label();
+      const Lbl back = new_label();
       const Xmm d = xmm(rd);
       mov(rax, gpr(ra));
       shr(rax, 32);
       cmp(eax, -1);
-      Xbyak::Label& bad = cold([this, d, &back] {
+      const Lbl bad = cold([this, d, back] {
         movss(d, dword[rip + &rt_->f32_canonical_nan]);
         jmp(back, T_NEAR);
       });

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#include <x86intrin.h>
 
 #include <algorithm>
 #include <cstring>
@@ -157,6 +158,18 @@ void TcgEngine::flush() {
   ++stats_.flushes;
 }
 
+bool TcgEngine::still_cold(uint64_t pc) {
+  if (opts_.translate_after == 0) return false;
+  uint64_t phys = pc;
+  if (sys_ && !sys_->code_phys(pc, &phys)) return false;  // translate() reports the fault
+  if (!visits_) visits_ = std::make_unique<uint8_t[]>(size_t{1} << kVisitBits);
+  const uint64_t key = phys ^ (uint64_t{flags_} << 48);
+  uint8_t& seen = visits_[(key * 0x9e3779b97f4a7c15ull) >> (64 - kVisitBits)];
+  if (seen >= opts_.translate_after) return false;
+  ++seen;
+  return true;
+}
+
 Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
   riscv::TranslateParams params;
   params.pc = pc;
@@ -174,7 +187,10 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
   for (int attempt = 0;; ++attempt) {
     params.max_insns = max_insns;
     riscv::TranslateResult res;
+    const uint64_t t0 = __rdtsc();
     riscv::translate_block(params, mem_, ir_, &res);
+    const uint64_t t1 = __rdtsc();
+    stats_.cycles_frontend += t1 - t0;
     if (res.fetch_fault) {
       *fault = {ExitKind::kFetchFault, res.fault_addr};
       return nullptr;
@@ -197,7 +213,13 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
       fmt::print(trace_.log, "IN: \n{}\n", res.listing);
     }
     if (opts_.trace_op && attempt == 0) fmt::print(trace_.log, "OP:\n{}\n", ir_.dump());
+    const uint64_t t2 = __rdtsc();
+    stats_.ir_ops_before += ir_.ops.size();
+    stats_.ir_temps += ir_.temps.size();
     optimize(ir_, opts_.opt);
+    stats_.ir_ops_after += ir_.ops.size();
+    const uint64_t t3 = __rdtsc();
+    stats_.cycles_opt += t3 - t2;
     if (opts_.trace_op_opt && attempt == 0) {
       fmt::print(trace_.log, "OP after optimization:\n{}\n", ir_.dump());
     }
@@ -237,6 +259,8 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
       continue;
     }
     buffer_.commit(tb.size);
+    const uint64_t t4 = __rdtsc();
+    stats_.cycles_backend += t4 - t3;
     if (opts_.trace_out_asm) {
       fmt::print(trace_.log, "OUT: [size={}]\n{}\n", tb.size, disassemble_host(tb.code, tb.size));
     }
@@ -259,7 +283,13 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
         pages_[page].push_back(p);
     }
     ++stats_.translations;
+    stats_.guest_insns += res.insns;
     if (opts_.smc_protect) protect_pages(tb);
+    stats_.cycles_bookkeeping += __rdtsc() - t4;
+    if (opts_.sample_translation_costs && stats_.samples.size() < TcgStats::kMaxSamples) {
+      auto clamp = [](uint64_t c) { return static_cast<uint32_t>(std::min<uint64_t>(c, ~0u)); };
+      stats_.samples.push_back({clamp(t1 - t0), clamp(t3 - t2), clamp(t4 - t3)});
+    }
     return p;
   }
 }
@@ -472,6 +502,7 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
     if (!tb || !tb->valid) {
       tb = find(cpu.pc, cpu.frm);
       if (!tb) {
+        if (still_cold(cpu.pc)) return {ExitKind::kColdCode, cpu.pc};
         ExitInfo fault{};
         tb = translate(cpu.pc, cpu.frm, &fault);
         if (!tb) return fault;
@@ -492,6 +523,7 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
         const uint64_t flushes = stats_.flushes;
         Tb* to = find(cpu.pc, cpu.frm);
         if (!to) {
+          if (still_cold(cpu.pc)) return {ExitKind::kColdCode, cpu.pc};
           ExitInfo fault{};
           to = translate(cpu.pc, cpu.frm, &fault);
           if (!to) return fault;
@@ -507,6 +539,7 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
         ++stats_.lookups;
         Tb* to = find(cpu.pc, cpu.frm);
         if (!to) {
+          if (still_cold(cpu.pc)) return {ExitKind::kColdCode, cpu.pc};
           ExitInfo fault{};
           to = translate(cpu.pc, cpu.frm, &fault);
           if (!to) return fault;

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -40,6 +41,14 @@ struct TcgOptions {
   uint32_t pin_sample_period = 1024;
   uint32_t pin_samples = 2000;
   size_t code_size = size_t{256} << 20;
+  // The cold tier: code is translated the (translate_after + 1)-th time the dispatcher looks for
+  // it; until then run() returns kColdCode and the caller interprets a block of it. Most of a
+  // kernel boot's code runs only a few times, and translating a block costs about as much as
+  // interpreting it a few dozen times. 0: translate at first sight.
+  uint8_t translate_after = 0;
+  // Keep each translation's phase costs (TcgStats::samples) for medians: sums and means mix
+  // in the times a busy host took the CPU away.
+  bool sample_translation_costs = false;
   HostFeatures features = HostFeatures::host();
   // -d items beyond the generic TraceOptions.
   bool trace_op = false;
@@ -79,6 +88,15 @@ struct TcgStats {
   uint64_t invalidations = 0;  // TBs dropped because guest code changed
   uint64_t smc_faults = 0;
   uint64_t remaps = 0;  // pinned-register maps chosen from samples
+  // Where translation time goes (host TSC cycles): decoding into IR, the IR passes, the
+  // backend, and the bookkeeping after it; and the guest instructions translated.
+  uint64_t cycles_frontend = 0, cycles_opt = 0, cycles_backend = 0, cycles_bookkeeping = 0;
+  uint64_t guest_insns = 0;
+  uint64_t ir_ops_before = 0, ir_ops_after = 0, ir_temps = 0;  // summed over translations
+  // With TcgOptions::sample_translation_costs: {frontend, opt, backend} cycles of each of the
+  // first kMaxSamples translations.
+  static constexpr size_t kMaxSamples = 1 << 16;
+  std::vector<std::array<uint32_t, 3>> samples;
 };
 
 class TcgEngine : public riscv::ExecutionEngine {
@@ -113,6 +131,8 @@ class TcgEngine : public riscv::ExecutionEngine {
     if (sys_) cached_vpages_.insert(pc & ~uint64_t{4095});
   }
   Tb* translate(uint64_t pc, uint32_t frm, riscv::ExitInfo* fault);
+  // The cold tier: counts a miss at pc; true while it has had no more than translate_after.
+  bool still_cold(uint64_t pc);
   void link(Tb* from, unsigned slot, Tb* to);
   void patch_jump(Tb* from, unsigned slot, const uint8_t* dest);
   void invalidate_tb(Tb* tb);
@@ -149,6 +169,10 @@ class TcgEngine : public riscv::ExecutionEngine {
   uint32_t samples_ = 0;
   uint64_t reg_usage_[32] = {};
   TcgEngine* prev_active_ = nullptr;
+  // The cold tier's miss counts, direct-mapped by (physical pc, flags): a collision only makes
+  // a block hot sooner.
+  static constexpr unsigned kVisitBits = 16;
+  std::unique_ptr<uint8_t[]> visits_;
 };
 
 // EngineFactory-compatible constructor (see user/user_main.h).

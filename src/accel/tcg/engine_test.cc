@@ -169,6 +169,49 @@ TEST_F(EngineTest, ShortForwardBranchIsIfConverted) {
   }
 }
 
+// The cold tier: a block is left to the caller (kColdCode, pc unchanged) until the dispatcher
+// has looked for it translate_after times; then it is translated and the loop runs chained. The
+// caller here interprets one block per kColdCode, as the full-system hart does, and the result
+// must match the interpreter's alone.
+TEST_F(EngineTest, ColdCodeIsLeftToTheCallerUntilSeenEnoughTimes) {
+  // a0 = 0; a1 = 0; loop: a0 += a1; a1 += 1; bne a1, t0, loop; ecall
+  program(0x1000, {addi(kA0, 0, 0), addi(kA1, 0, 0), add(kA0, kA0, kA1), addi(kA1, kA1, 1),
+                   B(1, kA1, kT0, -8), kEcall});
+  TcgOptions o;
+  o.translate_after = 3;
+  make_engine(o);
+  cpu_.x[kT0] = 50;
+  cpu_.pc = 0x1000;
+  // The entry block: three kColdCode exits, each leaving pc (and everything else) alone.
+  for (int i = 0; i < 3; ++i) {
+    const ExitInfo e = engine_->run(cpu_);
+    ASSERT_EQ(e.kind, ExitKind::kColdCode) << i;
+    EXPECT_EQ(e.info, 0x1000u);
+    EXPECT_EQ(cpu_.pc, 0x1000u);
+    EXPECT_EQ(cpu_.instret, 0u);
+  }
+  EXPECT_EQ(engine_->stats().translations, 0u);
+  unsigned cold = 0;
+  ExitInfo e;
+  for (;;) {
+    e = engine_->run(cpu_);
+    if (e.kind == ExitKind::kColdCode) {
+      ++cold;
+      const riscv::InterpOptions one_block{.one_block = true};
+      e = riscv::interpret(cpu_, mem_, 64, riscv::InsnHook{}, one_block);
+    }
+    if (e.kind != ExitKind::kInterrupted) break;
+  }
+  EXPECT_EQ(e.kind, ExitKind::kEcall);
+  EXPECT_EQ(cpu_.x[kA0], 50u * 49 / 2);
+  EXPECT_EQ(cpu_.instret, 2 + 3 * 50u);
+  // The loop block was interpreted three times before it was translated, and the loop ran on
+  // in generated code: a few translations, not one per iteration.
+  EXPECT_EQ(cold, 3u + 1);  // + the ecall's block, run once
+  EXPECT_LE(engine_->stats().translations, 3u);
+  EXPECT_GE(engine_->stats().translations, 2u);
+}
+
 TEST_F(EngineTest, SelfModifyingCodeIsSeenWithoutFenceI) {
   self_modifying_program(this, mem_, false);
   make_engine();

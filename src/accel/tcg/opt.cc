@@ -2,10 +2,15 @@
 
 namespace tandem::tcg {
 
-std::vector<uint32_t> count_defs(const Ir& ir) {
-  std::vector<uint32_t> defs(ir.temps.size(), 0);
+void count_defs(const Ir& ir, std::vector<uint32_t>& defs) {
+  defs.assign(ir.temps.size(), 0);
   for (const Op& op : ir.ops)
     if (op.d != kNoTemp) ++defs[op.d];
+}
+
+std::vector<uint32_t> count_defs(const Ir& ir) {
+  std::vector<uint32_t> defs;
+  count_defs(ir, defs);
   return defs;
 }
 

@@ -36,5 +36,8 @@ void optimize(Ir& ir, const OptFlags& flags);
 // Number of ops that write each temp (temps written more than once are only legal across
 // labels; passes treat them conservatively).
 std::vector<uint32_t> count_defs(const Ir& ir);
+// The same into `defs` (its memory reused: the passes run once per translated block, and
+// allocating their per-temp tables each time was a measurable share of translation time).
+void count_defs(const Ir& ir, std::vector<uint32_t>& defs);
 
 }  // namespace tandem::tcg

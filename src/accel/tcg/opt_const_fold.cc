@@ -93,10 +93,13 @@ ExtBits result_bits(const Ir& ir, const Op& op, const std::vector<ExtBits>& bits
 // sext32/zext32 of a value whose upper bits already are what the extension makes them become
 // copies (e.g. `sext.w` after an xor of sign-extended words, `addiw rd, rs, 0` after `lw`).
 void fold_redundant_extensions(Ir& ir, const std::vector<uint32_t>& defs) {
-  std::vector<ExtBits> bits(ir.temps.size());
+  // Per-thread tables, reused from block to block (count_defs in opt.h).
+  thread_local std::vector<ExtBits> bits;
+  bits.assign(ir.temps.size(), ExtBits{});
   // Guest registers written in this block (straight-line code since the last label): what
   // their value is known to be (pinned registers are written through, not forwarded).
-  std::vector<std::pair<int64_t, ExtBits>> globals;
+  thread_local std::vector<std::pair<int64_t, ExtBits>> globals;
+  globals.clear();
   auto forget = [&](int64_t off) {
     std::erase_if(globals, [off](const auto& g) { return g.first == off; });
   };
@@ -130,15 +133,21 @@ void fold_redundant_extensions(Ir& ir, const std::vector<uint32_t>& defs) {
 }  // namespace
 
 void opt_const_fold(Ir& ir) {
-  std::vector<uint32_t> defs = count_defs(ir);
+  // Per-thread tables, reused from block to block (count_defs in opt.h).
+  thread_local std::vector<uint32_t> defs;
+  count_defs(ir, defs);
   // known[t]: the constant temp t is known to equal (kNoTemp when unknown).
-  std::vector<Temp> known(ir.temps.size(), kNoTemp);
+  thread_local std::vector<Temp> known;
+  known.assign(ir.temps.size(), kNoTemp);
   // For single-def temps defined as `x + const` (kI64): the x and the constant.
-  std::vector<Temp> add_base(ir.temps.size(), kNoTemp);
-  std::vector<int64_t> add_off(ir.temps.size(), 0);
+  thread_local std::vector<Temp> add_base;
+  add_base.assign(ir.temps.size(), kNoTemp);
+  thread_local std::vector<int64_t> add_off;
+  add_off.assign(ir.temps.size(), 0);
   // For single-def kI32 temps defined as `x op 0` with a 64-bit x (addiw rd, rs, 0 = sext.w):
   // x, whose low 32 bits they are.
-  std::vector<Temp> low32_of(ir.temps.size(), kNoTemp);
+  thread_local std::vector<Temp> low32_of;
+  low32_of.assign(ir.temps.size(), kNoTemp);
 
   auto make_const = [&](Op& op, uint64_t v) {
     Type t = ir.temps[op.d].type;
@@ -291,7 +300,8 @@ void opt_const_fold(Ir& ir) {
         break;
     }
   }
-  fold_redundant_extensions(ir, count_defs(ir));
+  count_defs(ir, defs);
+  fold_redundant_extensions(ir, defs);
 }
 
 }  // namespace tandem::tcg

@@ -5,8 +5,11 @@
 namespace tandem::tcg {
 
 void opt_copy_prop(Ir& ir) {
-  std::vector<uint32_t> defs = count_defs(ir);
-  std::vector<Temp> repl(ir.temps.size());
+  // Per-thread tables, reused from block to block (count_defs in opt.h).
+  thread_local std::vector<uint32_t> defs;
+  thread_local std::vector<Temp> repl;
+  count_defs(ir, defs);
+  repl.resize(ir.temps.size());
   for (Temp t = 0; t < repl.size(); ++t) repl[t] = t;
 
   for (Op& op : ir.ops) {

@@ -16,7 +16,8 @@ void opt_dce(Ir& ir) {
       dead = true;
   }
 
-  std::vector<uint32_t> uses(ir.temps.size(), 0);
+  thread_local std::vector<uint32_t> uses;  // reused from block to block (count_defs in opt.h)
+  uses.assign(ir.temps.size(), 0);
   for (Op& op : ir.ops) for_each_input(ir, op, [&](Temp& t) { ++uses[t]; });
   for (size_t i = ir.ops.size(); i-- > 0;) {
     Op& op = ir.ops[i];

@@ -12,9 +12,12 @@
 namespace tandem::tcg {
 
 void opt_fuse(Ir& ir) {
-  const std::vector<uint32_t> defs = count_defs(ir);
-  std::vector<uint32_t> uses(ir.temps.size(), 0);
-  std::vector<int32_t> shl_at(ir.temps.size(), -1);  // op index of a fusable shl defining t
+  // Per-thread tables, reused from block to block (count_defs in opt.h).
+  thread_local std::vector<uint32_t> defs, uses;
+  thread_local std::vector<int32_t> shl_at;  // op index of a fusable shl defining t
+  count_defs(ir, defs);
+  uses.assign(ir.temps.size(), 0);
+  shl_at.assign(ir.temps.size(), -1);
   for (const Op& op : ir.ops) {
     for (Temp t : {op.a, op.b, op.c}) {
       if (t != kNoTemp && !ir.is_const(t)) ++uses[t];

@@ -21,9 +21,12 @@ struct Cached {
 }  // namespace
 
 void opt_globals(Ir& ir, const PinnedMap* pinned) {
-  std::vector<Op> out;
-  out.reserve(ir.ops.size());
-  std::vector<Cached> cache;
+  // Per-thread tables, reused from block to block (count_defs in opt.h); `out` trades places
+  // with ir.ops at the end, so both vectors keep their capacity.
+  thread_local std::vector<Op> out;
+  out.clear();
+  thread_local std::vector<Cached> cache;
+  cache.clear();
 
   auto find = [&](int32_t off) -> Cached* {
     for (Cached& c : cache)
@@ -115,7 +118,7 @@ void opt_globals(Ir& ir, const PinnedMap* pinned) {
     }
   }
   flush();
-  ir.ops = std::move(out);
+  ir.ops.swap(out);
 }
 
 }  // namespace tandem::tcg

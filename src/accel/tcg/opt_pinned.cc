@@ -59,10 +59,13 @@ void opt_pinned(Ir& ir, const PinnedMap* pinned) {
            pinned->reg_of(static_cast<int32_t>(op.imm)) >= 0 &&
            op.imm != static_cast<int64_t>(offsetof(riscv::CpuState, instret));
   };
-  std::vector<Op> out;
-  out.reserve(ir.ops.size());
-  std::vector<bool> dead;  // per output op: a pinned store overwritten before anyone saw it
-  std::vector<LastStore> last;
+  // Per-thread tables, reused from block to block (count_defs in opt.h).
+  thread_local std::vector<Op> out;
+  out.clear();
+  thread_local std::vector<bool> dead;  // per output op: a pinned store overwritten unseen
+  dead.clear();
+  thread_local std::vector<LastStore> last;
+  last.clear();
   auto find = [&](int32_t off) {
     return std::find_if(last.begin(), last.end(),
                         [off](const LastStore& s) { return s.offset == off; });

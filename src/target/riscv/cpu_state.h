@@ -68,6 +68,8 @@ enum class ExitKind {
   kInterrupted,  // an asynchronous stop was requested (signal, timer, exit), or the
                  // instruction budget ran out; pc at the next instruction
   kFenceI,       // a fence.i completed (pc after it): translated code may be stale
+  kColdCode,     // the translator met code at pc it has not seen often enough to translate
+                 // yet (TcgOptions::translate_after): the caller interprets a block of it
 };
 
 struct ExitInfo {

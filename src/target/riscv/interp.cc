@@ -42,6 +42,20 @@ struct DecodeCache {
   }
 };
 
+bool is_branch(Op op) {
+  switch (op) {
+    case Op::kBeq:
+    case Op::kBne:
+    case Op::kBlt:
+    case Op::kBge:
+    case Op::kBltu:
+    case Op::kBgeu:
+      return true;
+    default:
+      return false;
+  }
+}
+
 DecodeCache& decode_cache() {
   thread_local auto cache = std::make_unique<DecodeCache>();
   return *cache;
@@ -62,6 +76,7 @@ class Interpreter {
       if (s == Step::kNext) cpu_.pc += d.length;
       ++cpu_.instret;
       if (d.op == Op::kFenceI) return {ExitKind::kFenceI, 0};
+      if (options_.one_block && (s == Step::kJumped || is_branch(d.op))) break;
     }
     return {ExitKind::kInterrupted, 0};
   }

@@ -30,9 +30,12 @@ ExitInfo interpret(CpuState& cpu, GuestMemory& mem, uint64_t max_insns, const In
 // an illegal-instruction exit, so the system layer applies mcounteren/scounteren and reads
 // `time` from the machine's timer. With `fp_disabled` (mstatus.FS == Off) every FP instruction
 // and the FP CSRs are illegal.
+// With `one_block`, it stops (kInterrupted) after the first jump or branch, taken or not: the
+// translator's cold tier interprets one block's worth of code at a time.
 struct InterpOptions {
   bool system_counters = false;
   bool fp_disabled = false;
+  bool one_block = false;
 };
 ExitInfo interpret(CpuState& cpu, GuestMemory& mem, uint64_t max_insns, const InsnHook& hook,
                    const InterpOptions& options);

@@ -286,6 +286,41 @@ TEST_F(InterpTest, BranchesAndJumps) {
   EXPECT_EQ(x(7), 1u);
 }
 
+// InterpOptions::one_block (the translator's cold tier): stops after the first jump or branch,
+// taken or not, with pc where execution goes on and that instruction retired.
+TEST_F(InterpTest, OneBlockStopsAfterTheFirstJumpOrBranch) {
+  const InterpOptions one_block{.one_block = true};
+  const std::vector<uint32_t> code = {addi(10, 0, 1),  // 0
+                                      B(8, 0, 10, 0),  // 4: beq a0, zero, +8: not taken
+                                      addi(11, 0, 1),  // 8
+                                      B(8, 0, 10, 1),  // c: bne a0, zero, +8: taken -> 0x14
+                                      addi(12, 0, 1),  // 10: skipped
+                                      J(-0x14, 0),     // 14: j 0
+                                      kEcall};
+  std::memcpy(mem_.bytes_.data() + kCode, code.data(), code.size() * 4);
+  cpu_.pc = kCode;
+  ExitInfo e = interpret(cpu_, mem_, 1000, InsnHook{}, one_block);
+  EXPECT_EQ(e.kind, ExitKind::kInterrupted);
+  EXPECT_EQ(cpu_.pc, kCode + 8);  // after the branch not taken
+  EXPECT_EQ(cpu_.instret, 2u);
+  e = interpret(cpu_, mem_, 1000, InsnHook{}, one_block);
+  EXPECT_EQ(e.kind, ExitKind::kInterrupted);
+  EXPECT_EQ(cpu_.pc, kCode + 0x14);  // the taken branch's target
+  EXPECT_EQ(x(11), 1u);
+  e = interpret(cpu_, mem_, 1000, InsnHook{}, one_block);
+  EXPECT_EQ(e.kind, ExitKind::kInterrupted);
+  EXPECT_EQ(cpu_.pc, kCode);  // after the jal
+  EXPECT_EQ(x(12), 0u);
+  EXPECT_EQ(cpu_.instret, 5u);
+  // The budget still bounds it, and other exits come as before.
+  cpu_.pc = kCode + 8;
+  e = interpret(cpu_, mem_, 1, InsnHook{}, one_block);
+  EXPECT_EQ(e.kind, ExitKind::kInterrupted);
+  EXPECT_EQ(cpu_.pc, kCode + 12);
+  cpu_.pc = kCode + 0x18;
+  EXPECT_EQ(interpret(cpu_, mem_, 1000, InsnHook{}, one_block).kind, ExitKind::kEcall);
+}
+
 TEST_F(InterpTest, CompressedInstructions) {
   // c.li a0,-1; c.addi a0,3; c.mv a1,a0; c.slli a1,4; c.j +4; c.li a2,1 (skipped); ecall
   const ExitInfo e = run16({0x557d, 0x050d, 0x85aa, 0x0592, 0xa011, 0x4605, 0x0073, 0x0000});

@@ -84,6 +84,11 @@ class SystemHart {
  private:
   void run_interpreted(uint64_t max_insns);
   void run_translated(uint64_t max_exits);
+  // The translator's cold tier (ExitKind::kColdCode): one block's worth of code at pc, through
+  // the interpreter.
+  void run_cold_block();
+  static constexpr uint64_t kColdBlockInsns = 64;
+  static constexpr uint8_t kTranslateAfter = 16;
   // False when the hart sleeps in WFI (nothing to run now).
   bool take_interrupts();
   void handle_exit(const ExitInfo& exit);
