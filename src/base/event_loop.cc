@@ -67,14 +67,17 @@ bool EventLoop::will_poll() const {
 }
 
 void EventLoop::post(std::function<void()> fn) {
+  if (on_loop_thread()) {
+    // The dispatcher drains this before it next waits (run_once, poll_for_work). Only the
+    // thread that drives the loop gets here, so local_work_ needs no lock.
+    local_work_.push_back(std::move(fn));
+    local_posted_ = true;
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     posted_.push_back(std::move(fn));
-  }
-  if (on_loop_thread()) {
-    // The dispatcher drains this before it next waits (run_once, poll_for_work).
-    local_posted_ = true;
-    return;
+    remote_posted_ = true;
   }
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
@@ -87,30 +90,42 @@ int EventLoop::add_poller(std::function<bool()> poll, std::function<void(bool)> 
   p->id = id;
   p->poll = std::move(poll);
   p->polling = std::move(polling);
-  pollers_.push_back(std::move(p));
+  auto list = std::make_shared<PollerList>(*pollers_);
+  list->push_back(std::move(p));
+  pollers_ = std::move(list);
   ++pollers_generation_;
   return id;
 }
 
 void EventLoop::remove_poller(int id) {
   std::lock_guard lock(mutex_);
-  std::erase_if(pollers_, [id](const std::shared_ptr<Poller>& p) {
+  auto list = std::make_shared<PollerList>(*pollers_);
+  std::erase_if(*list, [id](const std::shared_ptr<Poller>& p) {
     if (p->id != id) return false;
     p->removed = true;
     return true;
   });
+  pollers_ = std::move(list);
   ++pollers_generation_;
+}
+
+std::shared_ptr<const EventLoop::PollerList> EventLoop::current_pollers(uint64_t* generation) {
+  // A change that is under way (list swapped, generation not bumped yet) is seen next time; a
+  // removed poller is skipped meanwhile through its `removed` flag, set before the swap.
+  if (pollers_generation_.load() != cached_generation_ || !cached_pollers_) {
+    std::lock_guard lock(mutex_);
+    cached_pollers_ = pollers_;
+    cached_generation_ = pollers_generation_.load();
+  }
+  *generation = cached_generation_;
+  return cached_pollers_;
 }
 
 bool EventLoop::poll_for_work() {
   const uint64_t budget = std::min<uint64_t>(poll_ns_, poll_max_ns_);
-  std::vector<std::shared_ptr<Poller>> pollers;
   uint64_t generation;
-  {
-    std::lock_guard lock(mutex_);
-    pollers = pollers_;
-    generation = pollers_generation_;
-  }
+  const std::shared_ptr<const PollerList> snapshot = current_pollers(&generation);
+  const PollerList& pollers = *snapshot;
   if (pollers.empty()) return false;
   for (auto& p : pollers) {
     if (!p->removed) p->polling(true);
@@ -124,6 +139,7 @@ bool EventLoop::poll_for_work() {
   }
   using Clock = std::chrono::steady_clock;
   auto deadline = Clock::now() + std::chrono::nanoseconds(budget);
+  bool idle = false;  // the last round found no work; deadline counts from its start
   unsigned rounds = 0;
   // Until no poller, fd or posted function has had work for `budget`, or the set of pollers
   // changed (the caller starts a new spin with the new set).
@@ -139,8 +155,14 @@ bool EventLoop::poll_for_work() {
       rounds = 0;
       work |= run_once(0) > 0;
     }
-    auto now = Clock::now();
     if (work) {
+      // The clock is read only in idle rounds: a busy device's rounds cost no clock read.
+      idle = false;
+      continue;
+    }
+    auto now = Clock::now();
+    if (!idle) {
+      idle = true;
       deadline = now + std::chrono::nanoseconds(budget);
     } else if (now >= deadline) {
       spin_end_ns_ = now.time_since_epoch().count();
@@ -160,14 +182,27 @@ void EventLoop::stop() {
 }
 
 bool EventLoop::drain_posted() {
+  // Local work first, then what other threads posted (they have no order between them anyway);
+  // the lock only when another thread did post.
   std::vector<std::function<void()>> work;
-  {
+  work.swap(local_work_);
+  local_work_.swap(drain_spare_);  // the next local posts reuse an earlier drain's capacity
+  local_posted_ = false;
+  if (remote_posted_.load(std::memory_order_acquire)) {
     std::lock_guard lock(mutex_);
-    local_posted_ = false;
-    work.swap(posted_);
+    remote_posted_ = false;
+    if (work.empty()) {
+      work.swap(posted_);
+    } else {
+      for (auto& fn : posted_) work.push_back(std::move(fn));
+      posted_.clear();
+    }
   }
+  if (work.empty()) return false;
   for (auto& fn : work) fn();
-  return !work.empty();
+  work.clear();
+  if (drain_spare_.capacity() < work.capacity()) drain_spare_.swap(work);
+  return true;
 }
 
 int EventLoop::run_once(int timeout_ms) {
@@ -202,13 +237,10 @@ int EventLoop::run_once(int timeout_ms) {
 
 bool EventLoop::poll_once() {
   CurrentLoop current(this);
-  std::vector<std::shared_ptr<Poller>> pollers;
-  {
-    std::lock_guard lock(mutex_);
-    pollers = pollers_;
-  }
+  uint64_t generation;
+  const std::shared_ptr<const PollerList> pollers = current_pollers(&generation);
   bool work = false;
-  for (auto& p : pollers) {
+  for (auto& p : *pollers) {
     if (!p->removed) work |= p->poll();
   }
   if (local_posted_) work |= drain_posted();

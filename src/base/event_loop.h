@@ -104,18 +104,33 @@ class EventLoop {
     std::atomic<bool> removed{false};  // a spin skips removed pollers
   };
 
+  using PollerList = std::vector<std::shared_ptr<Poller>>;
+  // The pollers as of *generation: the loop thread's cached snapshot, refreshed (under mutex_)
+  // only when pollers_generation_ moved, so a spin or poll_once() takes no lock and copies no
+  // list. The snapshot is immutable (add/remove_poller make a new one), and the caller holds its
+  // own reference: a poller that adds or removes pollers cannot pull it from under the spin.
+  std::shared_ptr<const PollerList> current_pollers(uint64_t* generation);
+
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd: post() and stop() wake the loop through it
   std::mutex mutex_;
   std::unordered_map<int, std::shared_ptr<Callback>> callbacks_;
-  std::vector<std::function<void()>> posted_;
-  // Posted from the loop thread without waking it (see post()).
+  std::vector<std::function<void()>> posted_;  // from other threads (mutex_)
+  std::atomic<bool> remote_posted_{false};  // posted_ is not empty (set and cleared under mutex_)
+  // Posted from the loop thread: no lock and no wake-up (see post()). Only the thread inside
+  // run()/run_once()/poll_once() touches these, and only one thread may drive the loop.
+  std::vector<std::function<void()>> local_work_;
+  std::vector<std::function<void()>> drain_spare_;  // keeps a drained vector's capacity
   std::atomic<bool> local_posted_{false};
   std::atomic<bool> stopping_{false};
-  bool in_run_ = false;  // loop thread only
-  std::vector<std::shared_ptr<Poller>> pollers_;
+  bool in_run_ = false;                                                         // loop thread only
+  std::shared_ptr<const PollerList> pollers_ = std::make_shared<PollerList>();  // mutex_
   std::atomic<uint64_t> pollers_generation_{0};  // bumped by add_poller/remove_poller
   int next_poller_id_ = 1;
+  // current_pollers()'s snapshot (loop thread only). It may keep a removed poller's functions
+  // alive until the next refresh; they are never called again (Poller::removed).
+  std::shared_ptr<const PollerList> cached_pollers_;
+  uint64_t cached_generation_ = UINT64_MAX;
   std::atomic<uint64_t> poll_max_ns_{kDefaultPollMaxNs};
   std::atomic<uint64_t> poll_ns_{kPollStartNs};
   // When the last spin ended idle (loop thread only); 0 if the last sleep followed no spin.

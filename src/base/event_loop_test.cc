@@ -245,5 +245,62 @@ TEST(IoThread, FdCallbackRunsOnIoThread) {
   io.loop().remove_fd(efd.get());
 }
 
+// Work posted from the loop's own thread (no lock) and from other threads (locked) all runs,
+// including work that posted work posts.
+TEST(IoThread, PostsFromTheLoopAndFromOtherThreadsAllRun) {
+  constexpr int kPosts = 2000;
+  std::atomic<int> ran{0};
+  std::promise<void> all;
+  IoThread io;
+  auto count = [&] {
+    if (ran.fetch_add(1) + 1 == 2 * kPosts) all.set_value();
+  };
+  std::thread other([&] {
+    for (int i = 0; i < kPosts / 2; ++i)
+      io.loop().post([&] {
+        count();
+        io.loop().post(count);
+      });
+  });
+  for (int i = 0; i < kPosts / 2; ++i)
+    io.loop().post([&] {
+      count();
+      io.loop().post(count);
+    });
+  other.join();
+  ASSERT_EQ(all.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  io.stop();
+  EXPECT_EQ(ran.load(), 2 * kPosts);
+}
+
+// The spin works on a snapshot of the pollers: one that a poller adds during the spin is polled
+// from the next spin on, and the list being walked is never modified under the walker.
+TEST(IoThread, PollerAddedByAPollerDuringASpinIsPolled) {
+  std::atomic<int> second_polls{0};
+  std::atomic<bool> added{false};
+  IoThread io;
+  io.loop().set_poll_max_ns(1'000'000'000);
+  io.loop().add_poller(
+      [&] {
+        if (!added.exchange(true)) {
+          io.loop().add_poller(
+              [&] {
+                second_polls.fetch_add(1);
+                return false;
+              },
+              [](bool) {});
+        }
+        return false;
+      },
+      [](bool) {});
+  io.loop().post([] {});  // an event: a spin follows it
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (second_polls.load() < 10 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE(second_polls.load(), 10);
+  io.stop();
+}
+
 }  // namespace
 }  // namespace tandem

@@ -61,9 +61,8 @@ void AsyncIo::shutdown() {
   loop_.remove_fd(event_fd_.get());
 }
 
-uint64_t AsyncIo::epoch() const {
-  std::lock_guard lock(mutex_);
-  return epoch_;
+bool AsyncIo::on_loop_thread() const {
+  return loop_.on_loop_thread();
 }
 
 std::unique_ptr<AsyncIo::Pending> AsyncIo::take_pending_locked() {
@@ -84,7 +83,63 @@ bool AsyncIo::start_op_locked(std::unique_ptr<Pending> p, uint64_t epoch) {
   return true;
 }
 
+template <typename Fill>
+bool AsyncIo::stage(uint64_t epoch, bool* accepted, Fill&& fill) {
+  // on_loop_thread() first: other threads must not read local_plugged_.
+  if (!loop_.on_loop_thread() || local_plugged_ == 0) return false;
+  // Refused now if already stale; otherwise flush_staged() checks again under the lock.
+  *accepted = epoch == epoch_.load(std::memory_order_acquire);
+  if (!*accepted) return true;
+  std::unique_ptr<Pending> p;
+  if (local_free_.empty()) {
+    p = std::make_unique<Pending>();
+  } else {
+    p = std::move(local_free_.back());
+    local_free_.pop_back();
+  }
+  fill(*p);
+  p->epoch = epoch;
+  staged_.push_back(std::move(p));
+  return true;
+}
+
+void AsyncIo::flush_staged() {
+  bool cancelled = false;
+  {
+    std::lock_guard lock(mutex_);
+    // Plugged while we start them, so that the engine submits them together below.
+    ++plugged_;
+    for (std::unique_ptr<Pending>& p : staged_) {
+      if (shut_down_) {
+        p.reset();  // dropped like every result not delivered before shutdown
+      } else if (p->epoch != epoch_.load(std::memory_order_relaxed)) {
+        // A cancel_all() came after submit() accepted it: it never starts.
+        finish_locked(std::move(p), -ECANCELED);
+        cancelled = true;
+      } else {
+        start_locked(std::move(p));
+      }
+    }
+    staged_.clear();
+    if (--plugged_ == 0 && !shut_down_) flush_locked();
+    // Enough pooled operations for the next batch, taken while we hold the lock anyway.
+    constexpr size_t kLocalPool = 64;
+    while (local_free_.size() < kLocalPool && !free_pending_.empty()) {
+      local_free_.push_back(std::move(free_pending_.back()));
+      free_pending_.pop_back();
+    }
+  }
+  if (cancelled) wake();
+}
+
 bool AsyncIo::submit(IoOp op, uint64_t epoch, IoDone done) {
+  bool accepted;
+  if (stage(epoch, &accepted, [&](Pending& p) {
+        p.op = std::move(op);
+        p.done = std::move(done);
+      })) {
+    return accepted;
+  }
   std::lock_guard lock(mutex_);
   std::unique_ptr<Pending> p = take_pending_locked();
   p->op = std::move(op);
@@ -94,24 +149,37 @@ bool AsyncIo::submit(IoOp op, uint64_t epoch, IoDone done) {
 
 bool AsyncIo::submit_rw(IoOp::Kind kind, int fd, uint64_t offset, std::span<const iovec> iov,
                         uint64_t epoch, IoDone done) {
+  auto fill = [&](Pending& p) {
+    p.op.kind = kind;
+    p.op.fd = fd;
+    p.op.offset = offset;
+    p.op.length = 0;
+    p.op.mode = 0;
+    p.op.iov.assign(iov.begin(), iov.end());  // keeps the pooled vector's capacity
+    p.done = std::move(done);
+  };
+  bool accepted;
+  if (stage(epoch, &accepted, fill)) return accepted;
   std::lock_guard lock(mutex_);
   std::unique_ptr<Pending> p = take_pending_locked();
-  p->op.kind = kind;
-  p->op.fd = fd;
-  p->op.offset = offset;
-  p->op.length = 0;
-  p->op.mode = 0;
-  p->op.iov.assign(iov.begin(), iov.end());  // keeps the pooled vector's capacity
-  p->done = std::move(done);
+  fill(*p);
   return start_op_locked(std::move(p), epoch);
 }
 
 void AsyncIo::plug() {
+  if (loop_.on_loop_thread()) {
+    ++local_plugged_;
+    return;
+  }
   std::lock_guard lock(mutex_);
   ++plugged_;
 }
 
 void AsyncIo::unplug() {
+  if (loop_.on_loop_thread() && local_plugged_ > 0) {
+    if (--local_plugged_ == 0 && !staged_.empty()) flush_staged();
+    return;
+  }
   std::lock_guard lock(mutex_);
   if (plugged_ == 0 || --plugged_ > 0 || shut_down_) return;
   flush_locked();

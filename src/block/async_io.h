@@ -9,6 +9,9 @@
 // Batching: between plug() and unplug() operations are queued but not handed to the kernel;
 // the last unplug() submits them together (one io_uring_enter for a whole batch of guest
 // requests, as QEMU's blk_io_plug/unplug). Per-operation state is pooled, not allocated.
+// A batch plugged on the loop's own thread (a device handling its queue) costs one lock for the
+// whole batch: its operations wait in a list of the loop thread's and go to the engine together
+// at the last unplug().
 //
 // Cancellation works by epochs: every operation is submitted on behalf of a request that
 // started in some epoch; cancel_all() starts a new epoch, waits until no operation of the old
@@ -65,8 +68,11 @@ class AsyncIo {
 
   virtual const char* name() const = 0;
 
-  // The current epoch: requests remember it when they start.
-  uint64_t epoch() const;
+  // The current epoch: requests remember it when they start. Lock-free: submit() checks the
+  // epoch again under the lock, so a value that is stale by the time it is used is harmless.
+  uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+  // Whether the caller is the thread running the engine's loop (where callbacks run).
+  bool on_loop_thread() const;
   // Queues op; `done` runs later on the loop with its result. Returns false, and never calls
   // done, if `epoch` is older than the last cancel_all().
   bool submit(IoOp op, uint64_t epoch, IoDone done);
@@ -74,7 +80,10 @@ class AsyncIo {
   // stay valid until done runs). Reuses pooled vectors: no allocation in the steady state.
   bool submit_rw(IoOp::Kind kind, int fd, uint64_t offset, std::span<const iovec> iov,
                  uint64_t epoch, IoDone done);
-  // See the header comment. Nests; any thread, though a batch is meant to be one thread's.
+  // See the header comment. Nests; any thread, but a plug() and its unplug() on the same one.
+  // On the loop thread, operations submitted while plugged are accepted (their epoch checked)
+  // at once and handed to the engine at the last unplug(); should a cancel_all() come in
+  // between, they complete with -ECANCELED, like operations queued in the engine.
   void plug();
   void unplug();
 
@@ -97,6 +106,7 @@ class AsyncIo {
   struct Pending {
     IoOp op;
     IoDone done;
+    uint64_t epoch = 0;  // while staged on the loop thread (see plug())
   };
 
   explicit AsyncIo(EventLoop& loop);
@@ -141,13 +151,24 @@ class AsyncIo {
   bool deliver(bool polled);
   std::unique_ptr<Pending> take_pending_locked();
   bool start_op_locked(std::unique_ptr<Pending> p, uint64_t epoch);
+  // Loop thread, inside a plug(): true if the operation goes to staged_ (filled by `fill`).
+  template <typename Fill>
+  bool stage(uint64_t epoch, bool* accepted, Fill&& fill);
+  // Loop thread: hands staged_ to the engine under one lock (the last unplug()).
+  void flush_staged();
 
   EventLoop& loop_;
   UniqueFd event_fd_;
   int poller_id_ = 0;
   bool shut_down_ = false;
-  uint64_t epoch_ = 0;
+  // Written under mutex_ (cancel_all, shutdown), read anywhere.
+  std::atomic<uint64_t> epoch_{0};
   unsigned plugged_ = 0;
+  // The loop thread's own batch (see plug()): touched only on the loop thread, so no lock.
+  // Only one thread drives a loop, and on_loop_thread() is checked before these are looked at.
+  unsigned local_plugged_ = 0;
+  std::vector<std::unique_ptr<Pending>> staged_;
+  std::vector<std::unique_ptr<Pending>> local_free_;  // refilled from free_pending_ at flush
   std::vector<Completion> completed_;
   std::vector<Completion> spare_;  // completed_'s twin, swapped in to keep its capacity
   std::atomic<bool> completed_waiting_{false};

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <future>
 
 #include "base/event_loop.h"
@@ -142,6 +143,67 @@ TEST_P(AsyncIoTest, PollerDeliversCompletions) {
   ASSERT_EQ(results, std::vector<int64_t>{4096});
   EXPECT_EQ(buf, img.contents(4096, 4096));
   EXPECT_EQ(io->stats().polled, 1u);
+}
+
+// A batch plugged on the loop thread (a device handling its queue) is handed over at the last
+// unplug; a cancel_all() between submit and unplug cancels what the batch holds, untouched.
+TEST_P(AsyncIoTest, BatchPluggedOnTheLoopThread) {
+  TempImage img(65536);
+  UniqueFd fd = open_or_throw(img.path().c_str(), O_RDONLY);
+  std::vector<uint8_t> buf(4 * 4096, 0xee);
+  std::vector<int64_t> results;
+  auto run_on_loop = [&](const std::function<void()>& fn) {
+    bool ran = false;
+    loop.post([&] {
+      fn();
+      ran = true;
+    });
+    while (!ran) loop.run_once(10);
+  };
+  auto wait_results = [&](size_t n) {
+    for (int i = 0; i < 1000 && results.size() < n; ++i) {
+      loop.run_once(1);
+      loop.poll_once();
+    }
+  };
+  uint64_t submits = io->stats().submit_calls;
+  run_on_loop([&] {
+    io->plug();
+    io->plug();  // nests
+    for (int i = 0; i < 4; ++i) {
+      iovec v{&buf[4096 * i], 4096};
+      EXPECT_TRUE(io->submit_rw(IoOp::Kind::kRead, fd.get(), 4096ull * i, {&v, 1}, io->epoch(),
+                                [&](int64_t r) { results.push_back(r); }));
+    }
+    io->unplug();
+    EXPECT_EQ(io->stats().submit_calls, submits) << "handed over before the last unplug";
+    io->unplug();
+  });
+  if (GetParam() == AioMode::kIoUring) {
+    EXPECT_EQ(io->stats().submit_calls, submits + 1);
+  }
+  wait_results(4);
+  ASSERT_EQ(results, std::vector<int64_t>(4, 4096));
+  EXPECT_EQ(buf, img.contents(0, 4 * 4096));
+
+  results.clear();
+  std::fill(buf.begin(), buf.end(), 0xee);
+  run_on_loop([&] {
+    io->plug();
+    uint64_t epoch = io->epoch();
+    iovec v{buf.data(), 4096};
+    EXPECT_TRUE(io->submit_rw(IoOp::Kind::kRead, fd.get(), 0, {&v, 1}, epoch,
+                              [&](int64_t r) { results.push_back(r); }));
+    io->cancel_all();
+    // Stale from now on: refused at once, its callback never runs.
+    EXPECT_FALSE(io->submit_rw(IoOp::Kind::kRead, fd.get(), 0, {&v, 1}, epoch,
+                               [&](int64_t r) { results.push_back(r + 1000); }));
+    io->unplug();
+  });
+  wait_results(1);
+  for (int i = 0; i < 10; ++i) loop.run_once(1);
+  EXPECT_EQ(results, std::vector<int64_t>{-ECANCELED});
+  EXPECT_EQ(buf, std::vector<uint8_t>(4 * 4096, 0xee));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, AsyncIoTest,

@@ -67,6 +67,7 @@ struct RawDriver::Transfer {
   Then then;                    // runs at the end, or...
   BlockCallback done;           // ...ends a request of its own (direct_transfer)
   std::vector<iovec> step_iov;  // scratch for a resumed step
+  bool local = false;           // belongs to the loop thread's pool (fixed at creation)
 };
 
 std::unique_ptr<RawDriver> RawDriver::open(const std::string& path, const Options& options,
@@ -286,15 +287,25 @@ void RawDriver::bounce_write_fill(const std::shared_ptr<Request>& req, uint64_t 
 
 RawDriver::Transfer* RawDriver::new_transfer(IoOp::Kind kind, uint64_t offset,
                                              std::span<const iovec> iov, uint64_t epoch) {
-  Transfer* t;
-  {
+  // The loop thread (a device handling its queue, a step that follows a completion) has a pool
+  // of its own and takes no lock; other threads share the locked one. A transfer always goes
+  // back to the pool it came from (transfer_end, on the loop thread), so both stay bounded by
+  // the transfers their threads have in flight at once.
+  Transfer* t = nullptr;
+  const bool local = io_->on_loop_thread();
+  if (local && !local_free_transfers_.empty()) {
+    t = local_free_transfers_.back();
+    local_free_transfers_.pop_back();
+  } else {
     std::lock_guard lock(transfer_mutex_);
-    if (free_transfers_.empty()) {
+    if (!local && !free_transfers_.empty()) {
+      t = free_transfers_.back();
+      free_transfers_.pop_back();
+    } else {
       transfers_.push_back(std::make_unique<Transfer>());
-      free_transfers_.push_back(transfers_.back().get());
+      t = transfers_.back().get();
+      t->local = local;
     }
-    t = free_transfers_.back();
-    free_transfers_.pop_back();
   }
   t->kind = kind;
   t->offset = offset;
@@ -326,7 +337,10 @@ void RawDriver::transfer_end(Transfer* t, int result) {
   BlockCallback done = std::move(t->done);
   t->then = nullptr;
   t->done = nullptr;
-  {
+  // Completions and deferred steps run on the loop thread: the local pool needs no lock.
+  if (t->local) {
+    local_free_transfers_.push_back(t);
+  } else {
     std::lock_guard lock(transfer_mutex_);
     free_transfers_.push_back(t);
   }

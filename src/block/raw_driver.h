@@ -129,10 +129,13 @@ class RawDriver final : public BlockDriver {
   std::once_flag zero_once_;
   std::unique_ptr<uint8_t, void (*)(void*)> zeroes_{nullptr, nullptr};
 
-  // Every Transfer ever made (bounded by the requests in flight at once), and the idle ones.
+  // Every Transfer ever made (bounded by the requests in flight at once), and the idle ones:
+  // those of other threads under transfer_mutex_, the loop thread's own without a lock (see
+  // new_transfer).
   std::mutex transfer_mutex_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
   std::vector<Transfer*> free_transfers_;
+  std::vector<Transfer*> local_free_transfers_;  // loop thread only
 
   std::unique_ptr<AsyncIo> io_;  // destroyed first (see the destructor)
 };

@@ -35,6 +35,7 @@ class UringIo final : public AsyncIo {
   io_uring ring_{};
   unsigned capacity_;
   unsigned in_kernel_ = 0;
+  bool plain_rw_ = false;  // the kernel has IORING_OP_READ/WRITE (single-buffer operations)
   std::deque<std::unique_ptr<Pending>> backlog_;
 };
 

@@ -36,10 +36,19 @@ class VirtioTransport {
   // the device running (e.g. console input arrived and wants a receive buffer).
   virtual void kick(uint16_t queue) = 0;
   // Completes a request popped earlier (asynchronous devices): adds the used element and raises
-  // the interrupt the driver asked for. Requests from before a reset are dropped silently.
-  // Called from a callback of the I/O thread's loop, the interrupt decision waits for the end of
-  // the loop's round, so that a batch of completions costs one interrupt at most.
+  // the interrupt the driver asked for. Requests from before a reset (or a queue disable) are
+  // dropped silently. Called from a callback of the I/O thread's loop, the completion is only
+  // noted: the used elements and the interrupt decision of a whole batch of completions (one
+  // reap of io_uring's completion queue) are made together, under one lock, once the loop's
+  // round of callbacks is over or when the device is next polled, whichever comes first. The
+  // request object may be reused as soon as this returns.
   virtual void complete(const VirtqRequest& request, uint32_t written) = 0;
+  // complete() for a request whose last writable byte is its status (virtio-blk): `status` is
+  // written there together with the used element, under the transport's lock and only if the
+  // request is still current, so that it cannot race with a reset (once the reset returns, no
+  // completion of an older request writes guest memory). `request` needs a writable byte.
+  virtual void complete_with_status(const VirtqRequest& request, uint32_t written,
+                                    uint8_t status) = 0;
   // The device changed its config space: bumps ConfigGeneration, sends a config interrupt.
   virtual void config_changed() = 0;
   // The I/O thread's loop (device timers, backend fds, io_uring completions).

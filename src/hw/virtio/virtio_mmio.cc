@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/error.h"
@@ -377,8 +378,10 @@ void VirtioMmio::process_from_loop(uint16_t queue) {
 
 bool VirtioMmio::poll_queues() {
   std::lock_guard lock(mutex_);
-  if (!running()) return false;
-  bool work = false;
+  // Completions of the engine's poll, which runs first, become used elements in the same lock.
+  bool work = !completions_.empty();
+  if (work) flush_completions_locked();
+  if (!running()) return work;
   for (uint16_t q = 0; q < queues_.size(); ++q) {
     if (queues_[q].available() == 0) continue;
     process_locked(q);
@@ -434,28 +437,67 @@ void VirtioMmio::after_queue_work(Virtqueue& queue) {
 }
 
 void VirtioMmio::complete(const VirtqRequest& request, uint32_t written) {
-  std::lock_guard lock(mutex_);
-  if (request.queue >= queues_.size()) return;
-  Virtqueue& queue = queues_[request.queue];
-  if (!queue.push(request, written)) return;  // from before a reset: the driver forgot it
-  if (!(status_ & kStatusDriverOk)) return;
-  if (!loop_->on_loop_thread()) return after_queue_work(queue);
+  complete_request(request, written, nullptr, 0);
+}
+
+void VirtioMmio::complete_with_status(const VirtqRequest& request, uint32_t written,
+                                      uint8_t status) {
+  uint8_t* last = nullptr;
+  if (!request.writable.empty()) {
+    const iovec& seg = request.writable.back();
+    last = static_cast<uint8_t*>(seg.iov_base) + seg.iov_len - 1;
+  }
+  complete_request(request, written, last, status);
+}
+
+void VirtioMmio::complete_request(const VirtqRequest& request, uint32_t written, uint8_t* status,
+                                  uint8_t status_value) {
+  if (request.queue >= queues_.size()) return;  // queues_ never changes size: no lock needed
+  Completion c{status,
+               request.generation,
+               static_cast<uint32_t>(std::min<uint64_t>(written, request.writable_bytes)),
+               request.queue,
+               request.head,
+               status_value};
+  if (!loop_->on_loop_thread()) {
+    std::lock_guard lock(mutex_);
+    Virtqueue& queue = queues_[c.queue];
+    if (!queue.is_current(c.generation)) return;  // from before a reset: the driver forgot it
+    if (c.status) *c.status = c.status_value;
+    queue.push_used(c.head, c.generation, c.written);
+    if (status_ & kStatusDriverOk) after_queue_work(queue);
+    return;
+  }
   // A completion callback of the I/O thread: others of the same batch (one reap of the
-  // completion queue) likely follow. The used elements are visible to the driver already; the
-  // interrupt decision (a fence, and maybe an irqfd write) is made once for all of them, when
-  // the loop's current round of callbacks is over.
-  queue_needs_check_[request.queue] = true;
-  if (check_posted_) return;
-  check_posted_ = true;
+  // completion queue) likely follow. They are pushed together, with one lock and one interrupt
+  // decision (a fence, and maybe an irqfd write) per queue, when the loop's current round of
+  // callbacks is over, or earlier by poll_queues().
+  completions_.push_back(c);
+  if (flush_posted_) return;
+  flush_posted_ = true;
   std::weak_ptr<VirtioMmio> weak = weak_from_this();
   loop_->post([weak] {
-    if (auto self = weak.lock()) self->check_completed_queues();
+    if (auto self = weak.lock()) self->flush_completions();
   });
 }
 
-void VirtioMmio::check_completed_queues() {
+void VirtioMmio::flush_completions() {
+  flush_posted_ = false;
+  if (completions_.empty()) return;  // poll_queues() got there first
   std::lock_guard lock(mutex_);
-  check_posted_ = false;
+  flush_completions_locked();
+}
+
+void VirtioMmio::flush_completions_locked() {
+  for (const Completion& c : completions_) {
+    Virtqueue& queue = queues_[c.queue];
+    // A reset or queue disable since the request was popped (the vCPU thread's, under this
+    // lock) changed the generation: the driver forgot the request, its buffers may be reused.
+    if (!queue.is_current(c.generation)) continue;
+    if (c.status) *c.status = c.status_value;
+    if (queue.push_used(c.head, c.generation, c.written)) queue_needs_check_[c.queue] = true;
+  }
+  completions_.clear();
   for (uint16_t q = 0; q < queues_.size(); ++q) {
     if (!queue_needs_check_[q]) continue;
     queue_needs_check_[q] = false;

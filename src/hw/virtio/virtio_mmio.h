@@ -70,6 +70,7 @@ class VirtioMmio final : public IoDevice,
   // VirtioTransport (I/O thread; complete() and config_changed() from any thread).
   void kick(uint16_t queue) override;
   void complete(const VirtqRequest& request, uint32_t written) override;
+  void complete_with_status(const VirtqRequest& request, uint32_t written, uint8_t status) override;
   void config_changed() override;
   EventLoop& loop() override { return *loop_; }
 
@@ -77,6 +78,8 @@ class VirtioMmio final : public IoDevice,
   uint32_t status() const;
   uint32_t interrupt_status() const;
 
+  // Completions noted on the loop thread but not pushed yet (see complete()) are not part of the
+  // state: save a quiescent device.
   VirtioState save() const;
   // Restores a saved state; a queue whose saved rings no longer fit RAM sets NEEDS_RESET.
   void restore(const VirtioState& state);
@@ -98,8 +101,13 @@ class VirtioMmio final : public IoDevice,
   void reset_locked();
   void process_locked(uint16_t queue);
   void after_queue_work(Virtqueue& queue);
-  // The interrupt decision for queues completed from loop callbacks (see complete()).
-  void check_completed_queues();
+  // complete() and complete_with_status() (status: where to write status_value, or null).
+  void complete_request(const VirtqRequest& request, uint32_t written, uint8_t* status,
+                        uint8_t status_value);
+  // Loop thread: pushes the completions noted by complete() (takes the lock if there are any).
+  void flush_completions();
+  // The same with mutex_ held: used elements, status bytes, one interrupt decision per queue.
+  void flush_completions_locked();
   void set_needs_reset(const std::string& why);
   void raise(uint32_t bits);
   void update_irq();
@@ -129,9 +137,23 @@ class VirtioMmio final : public IoDevice,
   bool irq_level_ = false;
   std::vector<Virtqueue> queues_;
   std::vector<UniqueFd> notify_fds_;
-  std::vector<bool> queue_needs_check_;  // used elements pushed, interrupt not decided yet
-  bool check_posted_ = false;
+  std::vector<bool> queue_needs_check_;  // flush_completions_locked's scratch (mutex_)
   int poller_id_ = 0;
+
+  // Completions from the loop thread's callbacks, waiting for flush_completions(). Only the loop
+  // thread touches these (complete() on it, the posted flush and the poller), so no lock: the
+  // lock is taken once per batch, to push them. What is needed of the request is copied, and a
+  // reset in between is caught by the queue's generation (checked under the lock).
+  struct Completion {
+    uint8_t* status;  // written with status_value first, if not null
+    uint64_t generation;
+    uint32_t written;  // clamped to the request's writable bytes
+    uint16_t queue;
+    uint16_t head;
+    uint8_t status_value;
+  };
+  std::vector<Completion> completions_;
+  bool flush_posted_ = false;
 };
 
 }  // namespace tandem

@@ -47,6 +47,9 @@ class HoldingDevice final : public OneQueueDevice {
   }
   void reset() override { ++resets; }
   void complete(size_t i, uint32_t written) { transport().complete(held.at(i), written); }
+  void complete_with_status(size_t i, uint32_t written, uint8_t status) {
+    transport().complete_with_status(held.at(i), written, status);
+  }
 
   std::vector<VirtqRequest> held;
   int resets = 0;
@@ -334,8 +337,8 @@ TEST(VirtioMmio, AsynchronousOutOfOrderCompletion) {
   EXPECT_TRUE(rig.irq.level);
 }
 
-// Completions from the I/O thread's callbacks (a reap of io_uring's completion queue) push
-// their used elements at once but decide on the interrupt once, after the loop's round.
+// Completions from the I/O thread's callbacks (a reap of io_uring's completion queue) are pushed
+// together, with one interrupt decision, after the loop's round.
 TEST(VirtioMmio, CompletionsFromLoopCallbacksShareOneInterrupt) {
   Rig<HoldingDevice> rig;
   TestDriver& d = *rig.driver;
@@ -354,8 +357,9 @@ TEST(VirtioMmio, CompletionsFromLoopCallbacksShareOneInterrupt) {
     used_inside = d.used_idx(0);
   });
   rig.drain();
-  EXPECT_EQ(used_inside, 3);   // the driver sees the used elements at once...
-  EXPECT_FALSE(level_inside);  // ...and the interrupt after the round,
+  EXPECT_EQ(used_inside, 0);  // nothing is pushed inside the round...
+  EXPECT_FALSE(level_inside);
+  EXPECT_EQ(d.used_idx(0), 3);  // ...the used elements and the interrupt come after it,
   EXPECT_TRUE(rig.irq.level);
   EXPECT_EQ(rig.irq.raised, raised + 1);  // one for the three
   EXPECT_EQ(d.read(reg::kInterruptStatus), kInterruptUsedBuffer);
@@ -375,6 +379,77 @@ TEST(VirtioMmio, CompletionAfterResetIsDropped) {
   rig.device->complete(0, 8);  // the I/O finished after the reset: must not touch new rings
   EXPECT_EQ(d.used_idx(0), 0);
   EXPECT_FALSE(rig.irq.level);
+}
+
+// The status byte goes with the used element: written only if the request is still current.
+TEST(VirtioMmio, CompleteWithStatusWritesTheLastWritableByte) {
+  Rig<HoldingDevice> rig;
+  TestDriver& d = *rig.driver;
+  ASSERT_TRUE(d.init(kVersion1, 1, 8));
+  uint64_t data = d.alloc(8), status = d.alloc(1);
+  *rig.host(status) = 0xff;
+  uint16_t head = d.add_chain(0, {{d.alloc(16), 16, false}, {data, 8, true}, {status, 1, true}});
+  d.kick(0);
+  rig.drain();
+  ASSERT_EQ(rig.device->held.size(), 1u);
+  rig.device->complete_with_status(0, 9, 0x42);  // not from a loop callback: at once
+  EXPECT_EQ(*rig.host(status), 0x42);
+  auto used = d.get_used(0);
+  ASSERT_TRUE(used);
+  EXPECT_EQ(used->id, head);
+  EXPECT_EQ(used->len, 9u);
+  // From a loop callback: at the end of the round.
+  d.add_chain(0, {{d.alloc(16), 16, false}, {data, 8, true}, {status, 1, true}});
+  d.kick(0);
+  rig.drain();
+  ASSERT_EQ(rig.device->held.size(), 2u);
+  uint8_t status_inside = 0;
+  rig.loop.post([&] {
+    rig.device->complete_with_status(1, 1, 0x07);
+    status_inside = *rig.host(status);
+  });
+  rig.drain();
+  EXPECT_EQ(status_inside, 0x42);
+  EXPECT_EQ(*rig.host(status), 0x07);
+  EXPECT_EQ(d.used_idx(0), 2);
+}
+
+// A reset between a loop callback's completion and the end of its round: the request belongs to
+// the driver's old rings, and its status byte may be memory the driver uses for something else.
+TEST(VirtioMmio, ResetBeforeTheBatchIsPushedDropsItsCompletions) {
+  Rig<HoldingDevice> rig;
+  TestDriver& d = *rig.driver;
+  ASSERT_TRUE(d.init(kVersion1, 1, 8));
+  uint64_t status = d.alloc(1);
+  d.add_chain(0, {{d.alloc(8), 8, true}, {status, 1, true}});
+  d.add_chain(0, {{d.alloc(8), 8, true}});
+  d.kick(0);
+  rig.drain();
+  ASSERT_EQ(rig.device->held.size(), 2u);
+  *rig.host(status) = 0xee;
+  rig.loop.post([&] {
+    rig.device->complete_with_status(0, 9, 0);
+    rig.device->complete(1, 8);
+    d.write(reg::kStatus, 0);  // a vCPU resets the device before the round ends
+  });
+  rig.drain();
+  EXPECT_EQ(*rig.host(status), 0xee);
+  EXPECT_EQ(d.used_idx(0), 0);
+  EXPECT_FALSE(rig.irq.level);
+  // A queue disabled meanwhile (QueueReady = 0) drops them as well.
+  ASSERT_TRUE(d.init(kVersion1, 1, 8));
+  d.add_chain(0, {{d.alloc(8), 8, true}, {status, 1, true}});
+  d.kick(0);
+  rig.drain();
+  ASSERT_EQ(rig.device->held.size(), 3u);
+  rig.loop.post([&] {
+    rig.device->complete_with_status(2, 9, 0);
+    d.write(reg::kQueueSel, 0);
+    d.write(reg::kQueueReady, 0);
+  });
+  rig.drain();
+  EXPECT_EQ(*rig.host(status), 0xee);
+  EXPECT_EQ(d.used_idx(0), 0);
 }
 
 TEST(VirtioMmio, IoThreadAndVcpuThreadConcurrently) {

@@ -282,10 +282,15 @@ bool Virtqueue::walk_chain(uint16_t head, VirtqRequest& request) {
 }
 
 bool Virtqueue::push(const VirtqRequest& request, uint32_t written) {
-  if (!ready_ || request.generation != generation_ || request.queue != index_) return false;
+  if (request.queue != index_) return false;
   written = static_cast<uint32_t>(std::min<uint64_t>(written, request.writable_bytes));
+  return push_used(request.head, request.generation, written);
+}
+
+bool Virtqueue::push_used(uint16_t head, uint64_t generation, uint32_t written) {
+  if (!is_current(generation)) return false;
   uint16_t slot = used_idx_ & (size_ - 1);
-  VirtqUsedElem elem{request.head, written};
+  VirtqUsedElem elem{head, written};
   std::memcpy(used_ + kRingEntries + 8ull * slot, &elem, sizeof elem);
   ++used_idx_;
   // Release: the element (and the data written into the buffers) is visible before the index.

@@ -102,6 +102,11 @@ class Virtqueue {
   // segments (clamped to what it has). Returns false, doing nothing, for a request from before
   // the last reset/disable.
   bool push(const VirtqRequest& request, uint32_t written);
+  // The same for a request known by its head and generation (VirtqRequest's), with `written`
+  // clamped by the caller already.
+  bool push_used(uint16_t head, uint64_t generation, uint32_t written);
+  // Whether a request popped in `generation` may still be completed (no reset or disable since).
+  bool is_current(uint64_t generation) const { return ready_ && generation == generation_; }
   // True if the driver wants a used-buffer notification for what was pushed since the last call
   // (VIRTIO_F_EVENT_IDX's used_event, else VIRTQ_AVAIL_F_NO_INTERRUPT).
   bool needs_interrupt();

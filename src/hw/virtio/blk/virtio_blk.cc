@@ -55,7 +55,6 @@ struct VirtioBlk::Request {
   VirtqRequest vq;
   uint8_t* status = nullptr;  // last byte of the last writable segment
   uint32_t written = 1;       // used length reported on completion
-  uint64_t epoch = 0;
   std::vector<iovec> data;
   // Discard and write-zeroes: segments still running, and whether one failed.
   std::atomic<unsigned> pending{0};
@@ -134,10 +133,9 @@ void VirtioBlk::activate(uint64_t driver_features) {
 }
 
 void VirtioBlk::reset() {
-  {
-    std::lock_guard lock(epoch_mutex_);
-    ++epoch_;  // completions of older requests write no status any more
-  }
+  // The transport has reset the queues (under its lock, which it holds here): completions of
+  // older requests write no status any more (complete_with_status checks the queue's
+  // generation under that lock)...
   driver_->cancel_all();  // ...and no data: the host operations have stopped
   driver_features_ = 0;
   writeback_ = default_writeback_;
@@ -151,7 +149,6 @@ bool VirtioBlk::writethrough() const {
 }
 
 VirtioBlk::Request* VirtioBlk::new_request() {
-  std::lock_guard lock(pool_mutex_);
   if (free_requests_.empty()) {
     requests_.push_back(std::make_unique<Request>());
     return requests_.back().get();
@@ -162,7 +159,6 @@ VirtioBlk::Request* VirtioBlk::new_request() {
 }
 
 void VirtioBlk::release(Request* req) {
-  std::lock_guard lock(pool_mutex_);
   free_requests_.push_back(req);
 }
 
@@ -193,13 +189,8 @@ void VirtioBlk::finish_now(Virtqueue& queue, Request* req, uint8_t value, uint32
 }
 
 void VirtioBlk::finish_async(Request* req, uint8_t value) {
-  bool current;
-  {
-    std::lock_guard lock(epoch_mutex_);
-    current = req->epoch == epoch_;  // else the device was reset: the driver forgot this request
-    if (current) *req->status = value;
-  }
-  if (current) transport().complete(req->vq, req->written);
+  // The status byte is req->status, the last writable byte (see handle()).
+  transport().complete_with_status(req->vq, req->written, value);
   release(req);
 }
 
@@ -222,10 +213,6 @@ void VirtioBlk::handle(Virtqueue& queue, Request* req) {
   RequestHeader h{};
   if (request.read(0, {reinterpret_cast<uint8_t*>(&h), sizeof h}) != sizeof h) {
     return finish_now(queue, req, kStatusIoErr, 1);
-  }
-  {
-    std::lock_guard lock(epoch_mutex_);
-    req->epoch = epoch_;
   }
   auto in_range = [this](uint64_t sector, uint64_t sectors) {
     return sector <= capacity_ && sectors <= capacity_ - sector;

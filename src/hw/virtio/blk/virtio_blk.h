@@ -15,13 +15,17 @@
 //
 // Speed: every request popped in one pass over a queue reaches the host in one batch (the
 // driver's plug/unplug: one io_uring_enter), and per-request state comes from a pool, so the
-// steady state allocates nothing.
+// steady state allocates nothing. A request takes no lock of the device's own: the pool belongs
+// to the I/O thread, and the status byte of an asynchronous completion is written by the
+// transport together with the used element (VirtioTransport::complete_with_status).
+//
+// Threads: process_queue() and every driver callback run on the I/O thread (the transport's
+// loop); reset() and the config space come from vCPU threads, under the transport's lock.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -108,11 +112,9 @@ class VirtioBlk final : public VirtioDevice {
   BlockDriver& driver() { return *driver_; }
   // Requests handed to the driver whose completion has not run yet.
   size_t in_flight() const { return driver_->in_flight(); }
-  // Request objects made so far: bounded by the requests in flight at once (pooled).
-  size_t requests_made() {
-    std::lock_guard lock(pool_mutex_);
-    return requests_.size();
-  }
+  // Request objects made so far: bounded by the requests in flight at once (pooled). I/O thread
+  // (or a test that drives the loop itself).
+  size_t requests_made() const { return requests_.size(); }
 
   // VirtioDevice
   uint32_t device_id() const override;
@@ -135,8 +137,8 @@ class VirtioBlk final : public VirtioDevice {
   // Ends a request synchronously (inside process_queue): status now, used element now, and
   // req back to the pool.
   void finish_now(Virtqueue& queue, Request* req, uint8_t value, uint32_t written);
-  // Ends a request from a driver callback (loop thread), unless a reset abandoned it; req goes
-  // back to the pool either way.
+  // Ends a request from a driver callback (loop thread): the transport writes the status and
+  // the used element unless a reset abandoned the request; req goes back to the pool either way.
   void finish_async(Request* req, uint8_t value);
   void start_discard(Virtqueue& queue, Request* req, uint32_t type);
   bool writethrough() const;
@@ -144,8 +146,8 @@ class VirtioBlk final : public VirtioDevice {
   void release(Request* req);
 
   // Every Request ever made (as many as were in flight at once), and the idle ones. Declared
-  // before driver_, so destroyed after it: the driver drops its callbacks first.
-  std::mutex pool_mutex_;
+  // before driver_, so destroyed after it: the driver drops its callbacks first. No lock: taken
+  // in process_queue() and given back there or in a driver callback, all on the I/O thread.
   std::vector<std::unique_ptr<Request>> requests_;
   std::vector<Request*> free_requests_;
 
@@ -157,11 +159,6 @@ class VirtioBlk final : public VirtioDevice {
   std::atomic<uint64_t> driver_features_{0};
   std::atomic<bool> writeback_;
   bool warned_no_status_ = false;
-
-  // Guards status-byte writes of asynchronous completions against reset(): a completion writes
-  // only if its epoch is still the current one.
-  std::mutex epoch_mutex_;
-  uint64_t epoch_ = 0;
 };
 
 }  // namespace tandem
