@@ -47,6 +47,15 @@ class FuzzTransport final : public VirtioTransport {
   void complete(const VirtqRequest& request, uint32_t written) override {
     if (queue && queue->push(request, written)) queue->needs_interrupt();
   }
+  // As VirtioMmio does: the status byte is the request's last writable byte.
+  void complete_with_status(const VirtqRequest& request, uint32_t written,
+                            uint8_t status) override {
+    if (!request.writable.empty()) {
+      const iovec& seg = request.writable.back();
+      static_cast<uint8_t*>(seg.iov_base)[seg.iov_len - 1] = status;
+    }
+    complete(request, written);
+  }
   void config_changed() override {}
   EventLoop& loop() override { return loop_; }
 
