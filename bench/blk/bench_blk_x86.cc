@@ -329,14 +329,16 @@ int main(int argc, char** argv) {
     if (round + 1 < rounds) close(fd);
 
     if (want_qcow2) {
-      // qcow2 requests run synchronously on Tandem's I/O thread: aio= does not apply.
-      for (const auto& [key, g] : run_guest("file=" + qcow2 + ",format=qcow2,cache=" + cache))
+      // aio= carries qcow2's data transfers to allocated clusters too (qcow2_driver.h).
+      for (const auto& [key, g] :
+           run_guest("file=" + qcow2 + ",format=qcow2,cache=" + cache + ",aio=" + aio))
         keep_best(qcow2_best, key, g);
     }
     if (want_qcow2 && want_raw) {  // the fresh qcow2 is only compared with raw
       unlink(fresh.c_str());
       tandem_img(tandem, {"create", "-q", "-f", "qcow2", fresh, std::to_string(image_mb) + "M"});
-      for (const auto& [key, g] : run_guest("file=" + fresh + ",format=qcow2,cache=" + cache))
+      for (const auto& [key, g] :
+           run_guest("file=" + fresh + ",format=qcow2,cache=" + cache + ",aio=" + aio))
         keep_best(fresh_best, key, g);
       unlink(fresh.c_str());
     }

@@ -37,11 +37,11 @@ std::unique_ptr<BlockDriver> open_block_driver(const DriveConfig& drive, EventLo
     return RawDriver::open(drive.file, options, loop);
   }
   if (format == "qcow2") {
-    // qcow2 requests run synchronously on the I/O thread (see qcow2_driver.h): aio= has no
-    // effect on them.
+    // aio= carries the data transfers of reads and writes to allocated clusters (qcow2_driver.h).
     Qcow2Driver::Options options;
     options.read_only = drive.readonly;
     options.cache = cache;
+    options.aio = aio;
     return Qcow2Driver::open(drive.file, options, loop);
   }
   fail("drive '{}': unsupported image format '{}' (supported: raw, qcow2)", drive.id, format);

@@ -35,6 +35,11 @@ class ImageFile {
   // The file's size: at open, then grown by our writes.
   uint64_t size() const { return size_; }
   uint32_t offset_align() const { return file_.offset_align; }
+  // Whether (offset, iov) reaches the file as it is: always without O_DIRECT; with it, when the
+  // offset, every buffer's length and address are aligned (otherwise read/write bounce).
+  bool aligned(uint64_t offset, std::span<const iovec> iov) const;
+  // Whether a test's WriteObserver watches the writes (they must then all go through here).
+  bool observed() const { return observer_ != nullptr; }
 
   int read(uint64_t offset, std::span<const iovec> iov);
   int read(uint64_t offset, void* buf, size_t len);
@@ -46,7 +51,6 @@ class ImageFile {
   void set_observer(WriteObserver* observer) { observer_ = observer; }
 
  private:
-  bool aligned(uint64_t offset, std::span<const iovec> iov) const;
   int read_direct(uint64_t offset, std::span<const iovec> iov, uint64_t len);
   int read_bounced(uint64_t offset, std::span<const iovec> iov, uint64_t len);
   int write_direct(uint64_t offset, std::span<const iovec> iov, uint64_t len);

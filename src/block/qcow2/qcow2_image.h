@@ -136,6 +136,30 @@ class Qcow2Image final : public SyncImage {
   // backing image opened with this image stays the old one.
   void set_backing_file(const std::string& name, const std::string& format);
 
+  // --- The driver's asynchronous data path (qcow2_plain_map.cc, see qcow2_driver.h) ---
+  // One piece of a request that maps to consecutive bytes of the image file.
+  struct PlainExtent {
+    uint64_t request_offset;  // where the piece starts in the request
+    uint64_t host_offset;     // where it lies in the image file
+    uint64_t length;
+  };
+  // Maps guest bytes [offset, offset + length of iov) to the image file when the request needs
+  // nothing but a data transfer there: every cluster it touches holds plain data in this file
+  // (not compressed, not a zero cluster, not unallocated, so neither backing file nor COW is
+  // involved), lies wholly inside the file and, for a write, is owned by the active image alone
+  // (COPIED), clear of metadata, on a writable image. With O_DIRECT each piece must also be
+  // aligned as the host needs (no bounce buffer). Returns false otherwise, and on any error: then
+  // read()/write() do the request (and report the error). Changes no metadata (it may load L2
+  // tables into the cache).
+  bool map_plain(bool write, uint64_t offset, std::span<const iovec> iov,
+                 std::vector<PlainExtent>& out);
+  // Data went to the file without this class (the driver's asynchronous path): the next barrier
+  // must sync it.
+  void note_data_written() { unsynced_ = true; }
+  int fd() const { return file_.fd(); }
+  // Tests: fdatasync calls made so far.
+  uint64_t syncs() const { return syncs_; }
+
   bool read_only() const { return read_only_; }
   const Header& header() const { return header_; }
   SyncImage* backing() const { return backing_.get(); }
@@ -257,6 +281,7 @@ class Qcow2Image final : public SyncImage {
   std::vector<std::pair<uint64_t, uint64_t>> pending_frees_;  // (offset, length), in order
   bool metadata_dirty_ = false;
   bool unsynced_ = false;  // something was written since the last fdatasync
+  uint64_t syncs_ = 0;
 
   // The last compressed cluster read, decompressed.
   uint64_t compressed_entry_ = 0;

@@ -184,6 +184,7 @@ int Qcow2Image::barrier() {
   if (!unsynced_) return 0;
   if (cache_ != CacheMode::kUnsafe && !uses_o_dsync(cache_)) {
     if (int r = file_.sync(); r < 0) return r;
+    ++syncs_;
   }
   unsynced_ = false;
   return 0;
