@@ -45,4 +45,32 @@ size_t copy_from_iov(std::span<const iovec> iov, uint64_t offset, uint8_t* dst, 
               [dst](uint8_t* p, size_t at, size_t len) { std::memcpy(dst + at, p, len); });
 }
 
+void iov_advance(std::span<const iovec> iov, size_t& index, size_t& skip, uint64_t n) {
+  while (n > 0 && index < iov.size()) {
+    const uint64_t left = iov[index].iov_len - skip;
+    if (n < left) {
+      skip += n;
+      return;
+    }
+    n -= left;
+    ++index;
+    skip = 0;
+  }
+}
+
+std::span<const iovec> iov_rest(std::span<const iovec> iov, size_t index, size_t skip, size_t max,
+                                std::vector<iovec>& scratch) {
+  if (index == 0 && skip == 0 && iov.size() <= max) return iov;
+  scratch.clear();
+  for (size_t i = index; i < iov.size() && scratch.size() < max; ++i) {
+    iovec v = iov[i];
+    if (i == index) {
+      v.iov_base = static_cast<uint8_t*>(v.iov_base) + skip;
+      v.iov_len -= skip;
+    }
+    if (v.iov_len > 0) scratch.push_back(v);
+  }
+  return scratch;
+}
+
 }  // namespace tandem

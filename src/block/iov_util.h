@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 
 namespace tandem {
 
@@ -17,5 +18,14 @@ std::optional<uint64_t> iov_total(std::span<const iovec> iov);
 // Return how many bytes were copied (fewer if the list ends first).
 size_t copy_to_iov(std::span<const iovec> iov, uint64_t offset, const uint8_t* src, size_t n);
 size_t copy_from_iov(std::span<const iovec> iov, uint64_t offset, uint8_t* dst, size_t n);
+
+// A transfer's position in its buffers: buffer `index`, `skip` bytes into it. iov_advance moves
+// it on by the n bytes a (short) read or write transferred.
+void iov_advance(std::span<const iovec> iov, size_t& index, size_t& skip, uint64_t n);
+// The buffers from that position on, for the next system call: `iov` itself when that is all of
+// it and at most `max` buffers, else the rest (the first one trimmed, at most `max`, empty ones
+// left out) copied into `scratch`.
+std::span<const iovec> iov_rest(std::span<const iovec> iov, size_t index, size_t skip, size_t max,
+                                std::vector<iovec>& scratch);
 
 }  // namespace tandem

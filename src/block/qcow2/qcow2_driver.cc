@@ -183,20 +183,9 @@ bool Qcow2Driver::start_async_locked(Request& req) {
 }
 
 void Qcow2Driver::transfer_step(const std::shared_ptr<Transfer>& t) {
-  std::span<const iovec> iov = t->iov;
-  if (t->index != 0 || t->skip != 0 || iov.size() > AsyncIo::kMaxIov) {
-    // Resuming a short transfer, or more buffers than one system call takes.
-    t->step_iov.clear();
-    for (size_t i = t->index; i < t->iov.size() && t->step_iov.size() < AsyncIo::kMaxIov; ++i) {
-      iovec v = t->iov[i];
-      if (i == t->index) {
-        v.iov_base = static_cast<uint8_t*>(v.iov_base) + t->skip;
-        v.iov_len -= t->skip;
-      }
-      if (v.iov_len > 0) t->step_iov.push_back(v);
-    }
-    iov = t->step_iov;
-  }
+  // Resuming a short transfer, or more buffers than one system call takes: the rest.
+  const std::span<const iovec> iov =
+      iov_rest(t->iov, t->index, t->skip, AsyncIo::kMaxIov, t->step_iov);
   if (!io_->submit_rw(t->kind, image_->fd(), t->offset, iov, t->epoch,
                       [this, t](int64_t r) { transfer_done(t, r); })) {
     // Cancelled: end it from the loop, as a completion would.
@@ -210,16 +199,7 @@ void Qcow2Driver::transfer_done(const std::shared_ptr<Transfer>& t, int64_t resu
   uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(result), t->remaining);
   t->offset += n;
   t->remaining -= n;
-  while (n > 0) {
-    uint64_t left = t->iov[t->index].iov_len - t->skip;
-    if (n < left) {
-      t->skip += n;
-      break;
-    }
-    n -= left;
-    ++t->index;
-    t->skip = 0;
-  }
+  iov_advance(t->iov, t->index, t->skip, n);
   if (t->remaining == 0) return transfer_end(t, 0);
   if (result > 0) return transfer_step(t);
   if (t->kind == IoOp::Kind::kWrite) return transfer_end(t, -EIO);  // the host takes no more
