@@ -73,4 +73,11 @@ std::span<const iovec> iov_rest(std::span<const iovec> iov, size_t index, size_t
   return scratch;
 }
 
+void iov_zero_rest(std::span<const iovec> iov, size_t index, size_t skip) {
+  for (size_t i = index; i < iov.size(); ++i) {
+    const size_t from = i == index ? skip : 0;
+    std::memset(static_cast<uint8_t*>(iov[i].iov_base) + from, 0, iov[i].iov_len - from);
+  }
+}
+
 }  // namespace tandem

@@ -27,5 +27,7 @@ void iov_advance(std::span<const iovec> iov, size_t& index, size_t& skip, uint64
 // left out) copied into `scratch`.
 std::span<const iovec> iov_rest(std::span<const iovec> iov, size_t index, size_t skip, size_t max,
                                 std::vector<iovec>& scratch);
+// Zeroes the buffers from that position on (a read that met the end of the file).
+void iov_zero_rest(std::span<const iovec> iov, size_t index, size_t skip);
 
 }  // namespace tandem

@@ -58,6 +58,16 @@ TEST(IovUtil, AdvanceThroughShortTransfersAndTheRestForTheNextCall) {
   EXPECT_TRUE(iov_rest(iov, index, skip, 16, scratch).empty());
 }
 
+TEST(IovUtil, ZeroRestFromAPosition) {
+  uint8_t a[3] = {1, 1, 1}, b[2] = {1, 1};
+  const std::vector<iovec> iov = {{a, sizeof a}, {b, sizeof b}};
+  iov_zero_rest(iov, 0, 2);
+  EXPECT_EQ(a[1], 1);
+  EXPECT_EQ(a[2], 0);
+  EXPECT_EQ(b[0], 0);
+  EXPECT_EQ(b[1], 0);
+}
+
 TEST(IovUtil, RestLeavesOutEmptyBuffers) {
   uint8_t a[2], c[2];
   const std::vector<iovec> iov = {{a, 2}, {nullptr, 0}, {c, 2}};

@@ -376,12 +376,7 @@ void RawDriver::transfer_done(Transfer* t, int64_t result) {
   // of the file counts as well as a read of nothing.
   if (result > 0 && t->offset < file_.size) return transfer_step(t);
   // The file ends early (it shrank under us): what lies beyond reads as zeroes.
-  bool zeroed = io_->run_if_current(t->epoch, [&] {
-    for (size_t i = t->index; i < t->iov.size(); ++i) {
-      size_t skip = i == t->index ? t->skip : 0;
-      std::memset(static_cast<uint8_t*>(t->iov[i].iov_base) + skip, 0, t->iov[i].iov_len - skip);
-    }
-  });
+  bool zeroed = io_->run_if_current(t->epoch, [&] { iov_zero_rest(t->iov, t->index, t->skip); });
   transfer_end(t, zeroed ? 0 : -ECANCELED);
 }
 

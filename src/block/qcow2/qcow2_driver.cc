@@ -205,12 +205,7 @@ void Qcow2Driver::transfer_done(const std::shared_ptr<Transfer>& t, int64_t resu
   if (t->kind == IoOp::Kind::kWrite) return transfer_end(t, -EIO);  // the host takes no more
   // map_plain mapped only inside the file: it shrank behind our back. What lies beyond reads as
   // zeroes, as on the synchronous path (written only while the request is still wanted).
-  bool zeroed = io_->run_if_current(t->epoch, [&] {
-    for (size_t i = t->index; i < t->iov.size(); ++i) {
-      size_t skip = i == t->index ? t->skip : 0;
-      std::memset(static_cast<uint8_t*>(t->iov[i].iov_base) + skip, 0, t->iov[i].iov_len - skip);
-    }
-  });
+  bool zeroed = io_->run_if_current(t->epoch, [&] { iov_zero_rest(t->iov, t->index, t->skip); });
   transfer_end(t, zeroed ? 0 : -ECANCELED);
 }
 
@@ -234,22 +229,22 @@ void Qcow2Driver::transfer_end(const std::shared_ptr<Transfer>& t, int result) {
 
 // --- Requests -----------------------------------------------------------------------------------
 
-void Qcow2Driver::read(uint64_t offset, std::span<const iovec> iov, BlockCallback done) {
+void Qcow2Driver::issue_rw(Kind kind, uint64_t offset, std::span<const iovec> iov,
+                           BlockCallback done) {
   Request req;
-  req.kind = Kind::kRead;
+  req.kind = kind;
   req.offset = offset;
   req.iov.assign(iov.begin(), iov.end());
   req.done = std::move(done);
   issue(std::move(req));
 }
 
+void Qcow2Driver::read(uint64_t offset, std::span<const iovec> iov, BlockCallback done) {
+  issue_rw(Kind::kRead, offset, iov, std::move(done));
+}
+
 void Qcow2Driver::write(uint64_t offset, std::span<const iovec> iov, BlockCallback done) {
-  Request req;
-  req.kind = Kind::kWrite;
-  req.offset = offset;
-  req.iov.assign(iov.begin(), iov.end());
-  req.done = std::move(done);
-  issue(std::move(req));
+  issue_rw(Kind::kWrite, offset, iov, std::move(done));
 }
 
 void Qcow2Driver::flush(BlockCallback done) {

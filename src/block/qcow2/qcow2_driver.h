@@ -111,6 +111,7 @@ class Qcow2Driver final : public BlockDriver {
   };
 
   void issue(Request req);
+  void issue_rw(Kind kind, uint64_t offset, std::span<const iovec> iov, BlockCallback done);
   // mutex_ held: starts req (or refuses it, cancelled) unless it must wait for the transfers
   // running now to end (false). See "Ordering" in qcow2_driver.cc.
   bool try_start_locked(Request& req);
