@@ -7,6 +7,8 @@
 // and CPU-bound phases inside the guest, timed between markers the guest prints:
 //   cpu (C)        bench/boot-riscv/cpubench.c (riscv64, static), `--scale` M steps
 //   cpu (sh)       a busybox-shell arithmetic loop of `--sh-loops` rounds
+//   cpu (kernel)   `--urandom-mib` MiB read from /dev/urandom: the guest kernel's ChaCha20 and
+//                  its copy to user space, so supervisor-mode code under the softmmu
 //   <kernel>       each of bench/tcg's kernels (crc32 ... nbody, riscv64 static, scale 1): the
 //                  translator suite of `tandem user`, here inside the full-system guest, with
 //                  the geometric mean of their Tandem/QEMU ratios (--no-suite leaves them out)
@@ -16,7 +18,7 @@
 // nothing is asserted:
 //
 //   build/bench/boot-riscv/bench_boot_riscv [--runs N] [--cpus N] [--memory 512M] [--scale N]
-//       [--sh-loops N] [--no-suite] [--tandem PATH] [--qemu PATH] [--guest DIR]
+//       [--sh-loops N] [--urandom-mib N] [--no-suite] [--tandem PATH] [--qemu PATH] [--guest DIR]
 //       [--timeout SECONDS] [-v]
 #include <fcntl.h>
 #include <poll.h>
@@ -54,6 +56,8 @@ constexpr const char* kCStart = "BENCH cpu-c start";
 constexpr const char* kCEnd = "BENCH cpu-c end";
 constexpr const char* kShStart = "BENCH cpu-sh start";
 constexpr const char* kShEnd = "BENCH cpu-sh end";
+constexpr const char* kKernelStart = "BENCH cpu-kernel start";
+constexpr const char* kKernelEnd = "BENCH cpu-kernel end";
 // bench/tcg's kernels, run in the guest between "BENCH k NAME start" and "BENCH k NAME end".
 constexpr const char* kSuite[] = {"crc32", "sieve", "qsort", "fib", "interp", "matmul", "nbody"};
 
@@ -63,6 +67,7 @@ struct Options {
   std::string memory = "512M";
   long scale = 20;
   long sh_loops = 20000;
+  long urandom_mib = 4;
   std::string tandem = TANDEM_BIN;
   std::string qemu = "/usr/bin/qemu-system-riscv64";
   std::string guest;
@@ -74,7 +79,7 @@ struct Options {
 // Seconds from the start of the process to each event; NaN when it did not happen.
 struct Run {
   double first_output = NAN, init = NAN, c_start = NAN, c_end = NAN, sh_start = NAN, sh_end = NAN,
-         exit = NAN;
+         kernel_start = NAN, kernel_end = NAN, exit = NAN;
   int status = -1;  // exit status; -1 when killed or signalled
   bool timed_out = false;
   std::string checksum;                                // cpubench's line
@@ -83,11 +88,12 @@ struct Run {
   std::string output;
 
   bool ok() const {
-    return status == 0 && !std::isnan(sh_end) && !checksum.empty() &&
+    return status == 0 && !std::isnan(kernel_end) && !checksum.empty() &&
            suite_end.size() == suite_start.size();
   }
   double cpu_c() const { return c_end - c_start; }
   double cpu_sh() const { return sh_end - sh_start; }
+  double cpu_kernel() const { return kernel_end - kernel_start; }
   double kernel(const std::string& k) const {
     auto s = suite_start.find(k), e = suite_end.find(k);
     return s == suite_start.end() || e == suite_end.end() ? NAN : e->second - s->second;
@@ -98,8 +104,9 @@ struct Run {
 Run run_guest(const std::vector<std::string>& argv, int timeout_s) {
   Run run;
   const std::pair<const char*, double Run::*> markers[] = {
-      {kInitMarker, &Run::init},  {kCStart, &Run::c_start}, {kCEnd, &Run::c_end},
-      {kShStart, &Run::sh_start}, {kShEnd, &Run::sh_end},
+      {kInitMarker, &Run::init},      {kCStart, &Run::c_start}, {kCEnd, &Run::c_end},
+      {kShStart, &Run::sh_start},     {kShEnd, &Run::sh_end},   {kKernelStart, &Run::kernel_start},
+      {kKernelEnd, &Run::kernel_end},
   };
   size_t scanned = 0;  // output up to here is in complete, already scanned lines
   auto on_output = [&](const std::string& output, double now) {
@@ -173,6 +180,7 @@ int main(int argc, char** argv) try {
           "  --memory SIZE   guest RAM (512M)\n"
           "  --scale N       cpubench work, in M steps (20)\n"
           "  --sh-loops N    rounds of the shell loop (20000)\n"
+          "  --urandom-mib N MiB the kernel phase reads from /dev/urandom (4)\n"
           "  --no-suite      leave out bench/tcg's kernels\n"
           "  --tandem PATH   the tandem binary (%s)\n"
           "  --qemu PATH     qemu-system-riscv64 (/usr/bin/qemu-system-riscv64)\n"
@@ -194,6 +202,8 @@ int main(int argc, char** argv) try {
       o.scale = std::atol(v.c_str());
     } else if (k == "--sh-loops") {
       o.sh_loops = std::atol(v.c_str());
+    } else if (k == "--urandom-mib") {
+      o.urandom_mib = std::atol(v.c_str());
     } else if (k == "--tandem") {
       o.tandem = v;
     } else if (k == "--qemu") {
@@ -206,7 +216,8 @@ int main(int argc, char** argv) try {
       return usage(("unknown option " + k).c_str());
     }
   }
-  if (o.runs < 1 || o.cpus < 1 || o.scale < 1 || o.sh_loops < 1 || o.timeout < 1) {
+  if (o.runs < 1 || o.cpus < 1 || o.scale < 1 || o.sh_loops < 1 || o.urandom_mib < 1 ||
+      o.timeout < 1) {
     return usage("--runs, --cpus, --scale, --sh-loops and --timeout want positive numbers");
   }
   const fs::path guest = o.guest.empty() ? tandem::riscv::default_guest_dir() : o.guest;
@@ -234,8 +245,12 @@ int main(int argc, char** argv) try {
       "echo '{}'\n"
       "i=0; s=0\n"
       "while [ $i -lt {} ]; do s=$(( (s * 31 + i) % 1000003 )); i=$((i + 1)); done\n"
-      "echo '{}' $s\n",
-      kCStart, o.scale, kCEnd, kShStart, o.sh_loops, kShEnd);
+      "echo '{}' $s\n"
+      "echo '{}'\n"
+      "dd if=/dev/urandom of=/dev/null bs=1M count={} 2>/dev/null\n"
+      "echo '{}'\n",
+      kCStart, o.scale, kCEnd, kShStart, o.sh_loops, kShEnd, kKernelStart, o.urandom_mib,
+      kKernelEnd);
   init.extra_files.push_back({"usr/bin/cpubench", tandem::read_file(CPUBENCH_BIN), 0755});
   if (o.suite) {
     for (const char* k : kSuite) {
@@ -271,8 +286,9 @@ int main(int argc, char** argv) try {
   std::ifstream("/proc/loadavg") >> load;
   std::printf(
       "bench_boot_riscv: best of %d, %u hart(s), %s RAM, cpubench scale %ld, sh loop %ld, "
+      "urandom %ld MiB, "
       "load %s\n",
-      o.runs, o.cpus, o.memory.c_str(), o.scale, o.sh_loops, load.c_str());
+      o.runs, o.cpus, o.memory.c_str(), o.scale, o.sh_loops, o.urandom_mib, load.c_str());
   std::printf("  guest:  %s (Image, fw_jump.bin, busybox)\n", guest.c_str());
   for (const char* name : order) {
     std::string line;
@@ -315,6 +331,7 @@ int main(int argc, char** argv) try {
       {"/init", [](const Run& r) { return r.init; }},
       {"cpu (C)", [](const Run& r) { return r.cpu_c(); }},
       {"cpu (sh loop)", [](const Run& r) { return r.cpu_sh(); }},
+      {"cpu (kernel)", [](const Run& r) { return r.cpu_kernel(); }},
       {"exit", [](const Run& r) { return r.exit; }},
   };
   std::printf("%-16s %10s %10s %9s\n", "seconds", "tandem", "qemu", "T/Q");

@@ -80,11 +80,19 @@ TcgEngine::TcgEngine(riscv::GuestMemory& mem, const riscv::TraceOptions& trace,
     opts_.chain = false;
     opts_.jump_cache = false;
   }
+  // The background thread reads code through the hart's MMU mappings taken when it queues a
+  // block (full-system only), works while the cold tier interprets, and does not trace.
+  if (!sys_ || opts_.translate_after == 0 || trace_.in_asm || opts_.trace_op ||
+      opts_.trace_op_opt || opts_.trace_out_asm) {
+    opts_.background = false;
+  }
+  perf_map_ = PerfMap::from_environment();
   install_fault_handler();
   g_any_engine = this;
 }
 
 TcgEngine::~TcgEngine() {
+  stop_background();
   for (uint64_t page : std::set<uint64_t>(protected_pages_)) unprotect_page(page);
   if (g_any_engine == this) g_any_engine = nullptr;
 }
@@ -139,6 +147,8 @@ void TcgEngine::drop_virtual_page(uint64_t page) {
 }
 
 void TcgEngine::invalidate_phys_page(uint64_t page) {
+  // Background translations of this page queued before now read code that is gone.
+  if (opts_.background) page_invalidated_at_[page] = ++invalidations_;
   auto it = pages_.find(page);
   if (it == pages_.end()) return;
   std::vector<Tb*> tbs = std::move(it->second);
@@ -147,8 +157,13 @@ void TcgEngine::invalidate_phys_page(uint64_t page) {
 }
 
 void TcgEngine::flush() {
+  // A background translation in progress finishes first; its result, and those of every job
+  // queued before, are then void (flush_epoch_).
+  std::lock_guard lock(code_mutex_);
+  ++flush_epoch_;
   for (uint64_t page : std::set<uint64_t>(protected_pages_)) unprotect_page(page);
   tbs_.clear();
+  background_tbs_.clear();
   map_.clear();
   pages_.clear();
   std::fill(std::begin(fast_), std::end(fast_), nullptr);
@@ -158,16 +173,18 @@ void TcgEngine::flush() {
   ++stats_.flushes;
 }
 
-bool TcgEngine::still_cold(uint64_t pc) {
+bool TcgEngine::still_cold(uint64_t pc, uint32_t frm) {
   if (opts_.translate_after == 0) return false;
   uint64_t phys = pc;
   if (sys_ && !sys_->code_phys(pc, &phys)) return false;  // translate() reports the fault
   if (!visits_) visits_ = std::make_unique<uint8_t[]>(size_t{1} << kVisitBits);
   const uint64_t key = phys ^ (uint64_t{flags_} << 48);
   uint8_t& seen = visits_[(key * 0x9e3779b97f4a7c15ull) >> (64 - kVisitBits)];
-  if (seen >= opts_.translate_after) return false;
-  ++seen;
-  return true;
+  if (seen < opts_.translate_after) {
+    ++seen;
+    return true;
+  }
+  return opts_.background && queue_background(pc, phys, frm);
 }
 
 Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
@@ -187,110 +204,146 @@ Tb* TcgEngine::translate(uint64_t pc, uint32_t frm, ExitInfo* fault) {
   for (int attempt = 0;; ++attempt) {
     params.max_insns = max_insns;
     riscv::TranslateResult res;
-    const uint64_t t0 = __rdtsc();
-    riscv::translate_block(params, mem_, ir_, &res);
-    const uint64_t t1 = __rdtsc();
-    stats_.cycles_frontend += t1 - t0;
-    if (res.fetch_fault) {
-      *fault = {ExitKind::kFetchFault, res.fault_addr};
-      return nullptr;
-    }
-    uint64_t phys2 = Tb::kNoPhys2;
-    if (res.straddles && !sys_->code_phys((pc & ~(kPage - 1)) + kPage, &phys2)) {
-      *fault = {ExitKind::kFetchFault, (pc & ~(kPage - 1)) + kPage};
-      return nullptr;
-    }
-    uint8_t reg_uses[32] = {};
-    if (sampling_) {
-      for (const Op& op : ir_.ops) {
-        if (op.opc != Opc::kLdGlobal && op.opc != Opc::kStGlobal) continue;
-        const int64_t rel = op.imm - static_cast<int64_t>(offsetof(CpuState, x));
-        if (rel >= 0 && rel < 8 * 32 && rel % 8 == 0 && reg_uses[rel / 8] < 255)
-          ++reg_uses[rel / 8];
-      }
-    }
-    if (trace_.in_asm && attempt == 0) {
-      fmt::print(trace_.log, "IN: \n{}\n", res.listing);
-    }
-    if (opts_.trace_op && attempt == 0) fmt::print(trace_.log, "OP:\n{}\n", ir_.dump());
-    const uint64_t t2 = __rdtsc();
-    stats_.ir_ops_before += ir_.ops.size();
-    stats_.ir_temps += ir_.temps.size();
-    optimize(ir_, opts_.opt);
-    stats_.ir_ops_after += ir_.ops.size();
-    const uint64_t t3 = __rdtsc();
-    stats_.cycles_opt += t3 - t2;
-    if (opts_.trace_op_opt && attempt == 0) {
-      fmt::print(trace_.log, "OP after optimization:\n{}\n", ir_.dump());
-    }
-
+    GenCost cost;
     Tb& tb = tbs_.emplace_back();
     tb.pc = pc;
     tb.phys = phys;
-    tb.phys2 = phys2;
     tb.frm = frm;
     tb.flags = flags_;
-    tb.end = res.end;
-    tb.code = buffer_.cur();
-    std::copy(std::begin(reg_uses), std::end(reg_uses), tb.reg_uses);
-    BackendContext ctx{.features = &opts_.features,
-                       .buffer = &buffer_,
-                       .tb_pc = pc,
-                       .tb_cookie = reinterpret_cast<uintptr_t>(&tb),
-                       .count_instret = opts_.count_instret,
-                       .sample = sampling_,
-                       .softmmu = sys_ ? &sys_->helpers() : nullptr,
-                       .tb_flags = flags_,
-                       .direct_guest_memory = !sys_ && cpu_ && !cpu_->guest_base};
-    try {
-      tb.size = static_cast<uint32_t>(
-          backend_.generate(ir_, ctx, tb.code, buffer_.remaining(), &tb.info));
-    } catch (const BackendOverflow& e) {
-      tbs_.pop_back();
-      if (std::string_view(e.what()).find("spill") != std::string_view::npos ||
-          std::string_view(e.what()).find("register") != std::string_view::npos) {
-        if (max_insns <= 1) fail("translator: cannot generate code at pc 0x{:x}: {}", pc, e.what());
+    GenResult r;
+    {
+      std::lock_guard lock(code_mutex_);
+      r = generate(ir_, backend_, mem_, params, tb, res, cost, sampling_, /*on_hart=*/true,
+                   /*trace=*/attempt == 0);
+    }
+    if (r == GenResult::kOk) {
+      register_tb(&tb, cost);
+      return &tb;
+    }
+    tbs_.pop_back();
+    switch (r) {
+      case GenResult::kFetchFault:
+      case GenResult::kStraddles:  // not from the hart's thread
+        *fault = {ExitKind::kFetchFault, res.fault_addr};
+        return nullptr;
+      case GenResult::kTooBig:
+        if (max_insns <= 1) fail("translator: cannot generate code at pc 0x{:x}", pc);
         max_insns = std::max(1u, max_insns / 2);
-        continue;
-      }
-      if (attempt >= 2) fail("translator: code buffer too small at pc 0x{:x}", pc);
-      // The code buffer is full: start over (we are in the dispatcher, nothing runs).
-      flush();
-      continue;
+        break;
+      case GenResult::kBufferFull:
+        if (attempt >= 2) fail("translator: code buffer too small at pc 0x{:x}", pc);
+        // The code buffer is full: start over (we are in the dispatcher, nothing runs).
+        flush();
+        break;
+      case GenResult::kOk:
+        break;
     }
-    buffer_.commit(tb.size);
-    const uint64_t t4 = __rdtsc();
-    stats_.cycles_backend += t4 - t3;
-    if (opts_.trace_out_asm) {
-      fmt::print(trace_.log, "OUT: [size={}]\n{}\n", tb.size, disassemble_host(tb.code, tb.size));
+  }
+}
+
+TcgEngine::GenResult TcgEngine::generate(Ir& ir, X86Backend& backend, riscv::GuestMemory& mem,
+                                         const riscv::TranslateParams& params, Tb& tb,
+                                         riscv::TranslateResult& res, GenCost& cost, bool sample,
+                                         bool on_hart, bool trace) {
+  const uint64_t pc = params.pc;
+  const uint64_t t0 = __rdtsc();
+  riscv::translate_block(params, mem, ir, &res);
+  const uint64_t t1 = __rdtsc();
+  cost.frontend = t1 - t0;
+  if (res.fetch_fault) return GenResult::kFetchFault;
+  tb.phys2 = Tb::kNoPhys2;
+  if (res.straddles) {
+    if (!on_hart) return GenResult::kStraddles;
+    const uint64_t page2 = (pc & ~(kPage - 1)) + kPage;
+    if (!sys_->code_phys(page2, &tb.phys2)) {
+      res.fault_addr = page2;
+      return GenResult::kFetchFault;
     }
-    Tb* p = &tb;
-    map_.insert(p);
-    if (phys2 == Tb::kNoPhys2) {
-      fast_[jump_cache_index(pc)] = p;
-      note_cached(pc);
+  }
+  std::fill(std::begin(tb.reg_uses), std::end(tb.reg_uses), 0);
+  if (sample) {
+    for (const Op& op : ir.ops) {
+      if (op.opc != Opc::kLdGlobal && op.opc != Opc::kStGlobal) continue;
+      const int64_t rel = op.imm - static_cast<int64_t>(offsetof(CpuState, x));
+      if (rel >= 0 && rel < 8 * 32 && rel % 8 == 0 && tb.reg_uses[rel / 8] < 255)
+        ++tb.reg_uses[rel / 8];
     }
-    if (sys_) {
-      // A full-system TB lies within one page, or two for a straddling one (translate.h).
-      pages_[phys & ~(kPage - 1)].push_back(p);
-      sys_->code_pages().add(phys);
-      if (phys2 != Tb::kNoPhys2) {
-        pages_[phys2 & ~(kPage - 1)].push_back(p);
-        sys_->code_pages().add(phys2);
-      }
-    } else {
-      for (uint64_t page = pc & ~(kPage - 1); page < tb.end; page += kPage)
-        pages_[page].push_back(p);
+  }
+  if (trace && trace_.in_asm) fmt::print(trace_.log, "IN: \n{}\n", res.listing);
+  if (trace && opts_.trace_op) fmt::print(trace_.log, "OP:\n{}\n", ir.dump());
+  const uint64_t t2 = __rdtsc();
+  cost.ops_before = ir.ops.size();
+  cost.temps = ir.temps.size();
+  optimize(ir, opts_.opt);
+  cost.ops_after = ir.ops.size();
+  const uint64_t t3 = __rdtsc();
+  cost.opt = t3 - t2;
+  if (trace && opts_.trace_op_opt) {
+    fmt::print(trace_.log, "OP after optimization:\n{}\n", ir.dump());
+  }
+  tb.end = res.end;
+  tb.code = buffer_.cur();
+  BackendContext ctx{.features = &opts_.features,
+                     .buffer = &buffer_,
+                     .tb_pc = pc,
+                     .tb_cookie = reinterpret_cast<uintptr_t>(&tb),
+                     .count_instret = opts_.count_instret,
+                     .sample = sample,
+                     .softmmu = sys_ ? &sys_->helpers() : nullptr,
+                     .tb_flags = params.flags,
+                     .direct_guest_memory = !sys_ && cpu_ && !cpu_->guest_base};
+  try {
+    tb.size =
+        static_cast<uint32_t>(backend.generate(ir, ctx, tb.code, buffer_.remaining(), &tb.info));
+  } catch (const BackendOverflow& e) {
+    if (std::string_view(e.what()).find("spill") != std::string_view::npos ||
+        std::string_view(e.what()).find("register") != std::string_view::npos) {
+      return GenResult::kTooBig;
     }
-    ++stats_.translations;
-    stats_.guest_insns += res.insns;
-    if (opts_.smc_protect) protect_pages(tb);
-    stats_.cycles_bookkeeping += __rdtsc() - t4;
-    if (opts_.sample_translation_costs && stats_.samples.size() < TcgStats::kMaxSamples) {
-      auto clamp = [](uint64_t c) { return static_cast<uint32_t>(std::min<uint64_t>(c, ~0u)); };
-      stats_.samples.push_back({clamp(t1 - t0), clamp(t3 - t2), clamp(t4 - t3)});
+    return GenResult::kBufferFull;
+  }
+  buffer_.commit(tb.size);
+  cost.backend = __rdtsc() - t3;
+  cost.insns = res.insns;
+  if (perf_map_) perf_map_->add(tb.code, tb.size, pc, tb.phys);
+  if (on_hart && opts_.trace_out_asm) {
+    fmt::print(trace_.log, "OUT: [size={}]\n{}\n", tb.size, disassemble_host(tb.code, tb.size));
+  }
+  return GenResult::kOk;
+}
+
+void TcgEngine::register_tb(Tb* p, const GenCost& cost) {
+  const uint64_t t0 = __rdtsc();
+  map_.insert(p);
+  if (p->phys2 == Tb::kNoPhys2) {
+    fast_[jump_cache_index(p->pc)] = p;
+    note_cached(p->pc);
+  }
+  if (sys_) {
+    // A full-system TB lies within one page, or two for a straddling one (translate.h).
+    pages_[p->phys & ~(kPage - 1)].push_back(p);
+    sys_->code_pages().add(p->phys);
+    if (p->phys2 != Tb::kNoPhys2) {
+      pages_[p->phys2 & ~(kPage - 1)].push_back(p);
+      sys_->code_pages().add(p->phys2);
     }
-    return p;
+  } else {
+    for (uint64_t page = p->pc & ~(kPage - 1); page < p->end; page += kPage)
+      pages_[page].push_back(p);
+  }
+  ++stats_.translations;
+  stats_.guest_insns += cost.insns;
+  stats_.ir_ops_before += cost.ops_before;
+  stats_.ir_ops_after += cost.ops_after;
+  stats_.ir_temps += cost.temps;
+  stats_.cycles_frontend += cost.frontend;
+  stats_.cycles_opt += cost.opt;
+  stats_.cycles_backend += cost.backend;
+  if (opts_.smc_protect) protect_pages(*p);
+  stats_.cycles_bookkeeping += __rdtsc() - t0;
+  if (opts_.sample_translation_costs && stats_.samples.size() < TcgStats::kMaxSamples) {
+    auto clamp = [](uint64_t c) { return static_cast<uint32_t>(std::min<uint64_t>(c, ~0u)); };
+    stats_.samples.push_back({clamp(cost.frontend), clamp(cost.opt), clamp(cost.backend)});
   }
 }
 
@@ -334,6 +387,7 @@ void TcgEngine::invalidate_code(uint64_t start, uint64_t len) {
     if (in_run_) {
       flush_pending_ = true;
       for (Tb& tb : tbs_) invalidate_tb(&tb);
+      for (auto& tb : background_tbs_) invalidate_tb(tb.get());
     } else {
       flush();
     }
@@ -467,7 +521,9 @@ void TcgEngine::choose_pinned() {
   // Every TB (and the trampoline) follows one map: start over with the new one, translating
   // without the sampling countdown.
   flush();
+  std::lock_guard lock(code_mutex_);
   buffer_.set_pinned(map);
+  ++flush_epoch_;  // background work done between the flush and here followed the old map
 }
 
 // ---- the execution loop --------------------------------------------------------------------
@@ -487,6 +543,7 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
   } active(this);
   cpu_ = &cpu;
   if (sys_) check_system_state();
+  if (opts_.background) drain_background();
   if (cpu.frm != last_frm_) {
     buffer_.clear_jump_cache();
     last_frm_ = cpu.frm;
@@ -500,9 +557,9 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
     Tb* tb = next;
     next = nullptr;
     if (!tb || !tb->valid) {
-      tb = find(cpu.pc, cpu.frm);
+      tb = find_or_drain(cpu.pc, cpu.frm);
       if (!tb) {
-        if (still_cold(cpu.pc)) return {ExitKind::kColdCode, cpu.pc};
+        if (still_cold(cpu.pc, cpu.frm)) return {ExitKind::kColdCode, cpu.pc};
         ExitInfo fault{};
         tb = translate(cpu.pc, cpu.frm, &fault);
         if (!tb) return fault;
@@ -521,9 +578,9 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
         const unsigned slot = r.aux & 1;
         if (flush_pending_) break;
         const uint64_t flushes = stats_.flushes;
-        Tb* to = find(cpu.pc, cpu.frm);
+        Tb* to = find_or_drain(cpu.pc, cpu.frm);
         if (!to) {
-          if (still_cold(cpu.pc)) return {ExitKind::kColdCode, cpu.pc};
+          if (still_cold(cpu.pc, cpu.frm)) return {ExitKind::kColdCode, cpu.pc};
           ExitInfo fault{};
           to = translate(cpu.pc, cpu.frm, &fault);
           if (!to) return fault;
@@ -537,9 +594,9 @@ ExitInfo TcgEngine::run(CpuState& cpu) {
       }
       case ExitCode::kLookup: {
         ++stats_.lookups;
-        Tb* to = find(cpu.pc, cpu.frm);
+        Tb* to = find_or_drain(cpu.pc, cpu.frm);
         if (!to) {
-          if (still_cold(cpu.pc)) return {ExitKind::kColdCode, cpu.pc};
+          if (still_cold(cpu.pc, cpu.frm)) return {ExitKind::kColdCode, cpu.pc};
           ExitInfo fault{};
           to = translate(cpu.pc, cpu.frm, &fault);
           if (!to) return fault;

@@ -8,10 +8,14 @@
 #include <signal.h>
 
 #include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -21,9 +25,11 @@
 #include "accel/tcg/host_features.h"
 #include "accel/tcg/ir.h"
 #include "accel/tcg/opt.h"
+#include "accel/tcg/perf_map.h"
 #include "accel/tcg/softmmu.h"
 #include "accel/tcg/tb_table.h"
 #include "target/riscv/engine.h"
+#include "target/riscv/translate.h"
 
 namespace tandem::tcg {
 
@@ -46,6 +52,10 @@ struct TcgOptions {
   // kernel boot's code runs only a few times, and translating a block costs about as much as
   // interpreting it a few dozen times. 0: translate at first sight.
   uint8_t translate_after = 0;
+  // Full-system, with translate_after > 0: blocks that turn hot are translated on a background
+  // thread while the hart keeps interpreting them, so translating leaves the hart's path (a
+  // Debian boot translates for about a third of its time). Off while tracing.
+  bool background = false;
   // Keep each translation's phase costs (TcgStats::samples) for medians: sums and means mix
   // in the times a busy host took the CPU away.
   bool sample_translation_costs = false;
@@ -88,6 +98,10 @@ struct TcgStats {
   uint64_t invalidations = 0;  // TBs dropped because guest code changed
   uint64_t smc_faults = 0;
   uint64_t remaps = 0;  // pinned-register maps chosen from samples
+  // TcgOptions::background: translations made by the background thread (counted in
+  // translations too), results dropped (a flush or a store to their page came first), and
+  // blocks it gave back to the hart (a second page, or no room).
+  uint64_t background = 0, background_dropped = 0, background_to_hart = 0;
   // Where translation time goes (host TSC cycles): decoding into IR, the IR passes, the
   // backend, and the bookkeeping after it; and the guest instructions translated.
   uint64_t cycles_frontend = 0, cycles_opt = 0, cycles_backend = 0, cycles_bookkeeping = 0;
@@ -131,8 +145,50 @@ class TcgEngine : public riscv::ExecutionEngine {
     if (sys_) cached_vpages_.insert(pc & ~uint64_t{4095});
   }
   Tb* translate(uint64_t pc, uint32_t frm, riscv::ExitInfo* fault);
-  // The cold tier: counts a miss at pc; true while it has had no more than translate_after.
-  bool still_cold(uint64_t pc);
+  // What one translation cost (TcgStats' sums and samples).
+  struct GenCost {
+    uint64_t frontend = 0, opt = 0, backend = 0;
+    uint64_t insns = 0, ops_before = 0, ops_after = 0, temps = 0;
+  };
+  enum class GenResult : uint8_t { kOk, kFetchFault, kStraddles, kTooBig, kBufferFull };
+  // One attempt at the block tb.pc: front end, passes and back end, into buffer_ at cur(), with
+  // the thread's own IR and back end. The caller owns `tb` (the code refers to it) and holds
+  // code_mutex_. `on_hart`: the hart's thread, which may look at its MMU (the second page of a
+  // straddling block) and trace; the background thread returns kStraddles instead.
+  GenResult generate(Ir& ir, X86Backend& backend, riscv::GuestMemory& mem,
+                     const riscv::TranslateParams& params, Tb& tb, riscv::TranslateResult& res,
+                     GenCost& cost, bool sample, bool on_hart, bool trace);
+  // A new TB into the caches and page lists, and its cost into stats_.
+  void register_tb(Tb* tb, const GenCost& cost);
+  // The cold tier: counts a miss at pc; true while the block is to be interpreted (no more
+  // than translate_after misses yet, or queued for the background translator).
+  bool still_cold(uint64_t pc, uint32_t frm);
+
+  // ---- background translation (engine_background.cc) ----
+  struct Job {
+    uint64_t pc, phys;
+    uint32_t frm, flags;
+    const uint8_t* page;  // host address of the guest page holding pc
+    uint64_t epoch;       // flush_epoch_ when queued
+    uint64_t stamp;       // invalidations_ when queued
+    uint64_t (*csr_helper)(riscv::CpuState*, uint64_t, uint64_t);
+    bool sample;
+  };
+  struct Done {
+    Job job;
+    enum class Status : uint8_t { kOk, kStale, kFailed } status;
+    std::unique_ptr<Tb> tb;
+    GenCost cost;
+  };
+  static uint64_t job_key(uint64_t pc, uint64_t phys, uint32_t frm, uint32_t flags);
+  // True: queued (or already), interpret meanwhile; false: translate it here and now.
+  bool queue_background(uint64_t pc, uint64_t phys, uint32_t frm);
+  // Takes the background thread's finished blocks into the caches (the hart's thread).
+  void drain_background();
+  // find(), and if that misses, again after drain_background().
+  Tb* find_or_drain(uint64_t pc, uint32_t frm);
+  void background_main();
+  void stop_background();
   void link(Tb* from, unsigned slot, Tb* to);
   void patch_jump(Tb* from, unsigned slot, const uint8_t* dest);
   void invalidate_tb(Tb* tb);
@@ -165,6 +221,25 @@ class TcgEngine : public riscv::ExecutionEngine {
   riscv::CpuState* cpu_ = nullptr;
   Ir ir_;
   TcgStats stats_;
+  // Held while code is generated into buffer_ and while it is reset or its pinned map changed:
+  // the background thread generates code too.
+  std::mutex code_mutex_;
+  std::atomic<uint64_t> flush_epoch_{0};  // flush() count: older background results are void
+  // Background translation: jobs and results (queue_mutex_), the keys (job_key) queued and
+  // the ones it could not do (the hart translates those), the TBs it made (for flush and
+  // invalidation), and when each physical page last had its code invalidated.
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<Job> jobs_;
+  std::vector<Done> done_;
+  std::atomic<bool> has_done_{false};
+  bool stop_ = false;
+  std::thread background_;
+  std::unordered_set<uint64_t> queued_, hart_only_;
+  std::vector<std::unique_ptr<Tb>> background_tbs_;
+  uint64_t invalidations_ = 0;
+  std::unordered_map<uint64_t, uint64_t> page_invalidated_at_;
+  PerfMap* perf_map_ = nullptr;  // TANDEM_PERF_MAP
   bool sampling_ = false;
   uint32_t samples_ = 0;
   uint64_t reg_usage_[32] = {};

@@ -84,8 +84,8 @@ enum class ExitCode : uint32_t {
   X(kMinu, "minu")                                                                               \
   X(kMaxu, "maxu")                                                                               \
   X(kShlAdd, "shladd") /* kI64: d = a + (b << aux), aux 1..3 (opt_fuse; one x86 lea) */          \
-  X(kSetcc, "setcc") /* d = (a cond b) ? 1 : 0; cond in aux, operand width = type */             \
-  X(kSext8, "sext8") /* kI64: sign-extend low bits of a */                                       \
+  X(kSetcc, "setcc")   /* d = (a cond b) ? 1 : 0; cond in aux, operand width = type */           \
+  X(kSext8, "sext8")   /* kI64: sign-extend low bits of a */                                     \
   X(kSext16, "sext16")                                                                           \
   X(kSext32, "sext32")                                                                           \
   X(kZext8, "zext8")                                                                             \

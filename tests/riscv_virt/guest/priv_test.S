@@ -148,15 +148,21 @@ after_s:
         sd      t1, 0(t0)
         li      t0, 0x80
         csrw    mie, t0
-        csrsi   mstatus, 8
-1:      wfi
-        la      t0, timer_hit
+        # Wait with mstatus.MIE off, so the interrupt cannot be taken between the check and
+        # the WFI (then nothing would end the WFI: a host that preempts the VMM for more than
+        # 100 us made this step hang); WFI ends on MTIP pending in mie whatever MIE says.
+        csrci   mstatus, 8
+1:      la      t0, timer_hit
         ld      t1, 0(t0)
-        beqz    t1, 1b
+        bnez    t1, 2f
+        wfi
+        csrsi   mstatus, 8              # a pending MTI is taken here
+        csrr    s2, mstatus             # after the handler's mret: MIE on again
+        csrci   mstatus, 8
+        j       1b
         # 9: MIE was restored by mret.
-        li      s1, 9
-        csrr    t0, mstatus
-        andi    t0, t0, 8
+2:      li      s1, 9
+        andi    t0, s2, 8
         beqz    t0, fail
 
         li      t0, 0x100000

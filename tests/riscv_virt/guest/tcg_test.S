@@ -12,6 +12,9 @@
 #   7  a loop of 200000 iterations (chained blocks) computes the right sum
 #   8  a store to a page through a read-only mapping faults precisely: the registers written
 #      before it in the same block are visible to the handler, the store did nothing
+#   9  hot code rewritten (run right after step 1): 200 rounds each write `li a0, round` over
+#      the function and call it 40 times, enough for it to be translated (in the background
+#      too) while the next round's store is near; every call must return its round's value
 
         .option nopic
         .section .text.start
@@ -44,6 +47,27 @@ _start:
         jalr    s2
         li      t1, 2
         bne     a0, t1, fail
+
+        # 9: hot code rewritten, round after round (s3 = round, s5 = the sum of 40 calls).
+        li      s1, 9
+        li      s3, 1
+9:      slli    t0, s3, 20              # li a0, round (addi a0, zero, round)
+        li      t1, 0x00000513
+        or      t0, t0, t1
+        sw      t0, 0(s2)
+        fence.i
+        li      s4, 40
+        li      s5, 0
+8:      jalr    s2
+        add     s5, s5, a0
+        addi    s4, s4, -1
+        bnez    s4, 8b
+        li      t1, 40
+        mul     t1, t1, s3
+        bne     s5, t1, fail
+        addi    s3, s3, 1
+        li      t1, 200
+        ble     s3, t1, 9b
 
         # 2: MMIO: the PLIC's priority register of source 3 (the UART may be absent).
         li      s1, 2
