@@ -4,12 +4,13 @@
 // Copies what the source holds, in large chunks: ranges the source's block status reports as
 // zero (unallocated clusters, zero clusters, holes) are neither read nor written, and chunks
 // that read as zeroes anyway are skipped in granules of -S bytes (a whole cluster for qcow2
-// output), so the output stays sparse. -c compresses each cluster (qcow2 output only) on
-// several threads and writes them in order. -m N (8, as qemu-img) is how many chunks are in
-// flight, up to 4 threads: raw output has that many workers each reading, checking and writing
-// its own chunks; qcow2 output (written in order on one thread) that many readers filling the
-// next chunks. Data are read from the source's files directly where block status says where
-// they are (raw files and uncompressed qcow2 clusters), so reads run in parallel too.
+// output), so the output stays sparse. -c compresses each cluster (qcow2 output only) on the
+// reader threads (at least one per core), and the clusters are written in order. -m N (8, as
+// qemu-img) is how many chunks are in flight, up to 4 threads: raw output has that many workers
+// each reading, checking and writing its own chunks; qcow2 output (written in order on one thread)
+// that many readers filling the next chunks. Data are read from the source's files directly where
+// block status says where they are (raw files and uncompressed qcow2 clusters), so reads run in
+// parallel too.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -180,44 +181,26 @@ qcow2::CreateOptions qcow2_options(const std::vector<std::pair<std::string, std:
   return q;
 }
 
-// Compresses the clusters of a chunk on several threads, each with its own compressor.
-class ParallelCompressor {
+// Compressors for -c, one per reader thread at a time (each keeps its zlib/zstd state).
+class CompressorPool {
  public:
-  ParallelCompressor(uint8_t type, uint64_t cluster_size, unsigned threads)
-      : cluster_size_(cluster_size) {
-    for (unsigned i = 0; i < threads; ++i) {
-      compressors_.push_back(std::make_unique<qcow2::ClusterCompressor>(type));
-    }
+  explicit CompressorPool(uint8_t type) : type_(type) {}
+  std::unique_ptr<qcow2::ClusterCompressor> take() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) return std::make_unique<qcow2::ClusterCompressor>(type_);
+    auto c = std::move(free_.back());
+    free_.pop_back();
+    return c;
   }
-
-  // out[i] gets cluster i of `data` compressed (empty: store it plainly; nullopt: all zero).
-  void run(const uint8_t* data, size_t clusters,
-           std::vector<std::optional<std::vector<uint8_t>>>& out) {
-    out.assign(clusters, std::nullopt);
-    int error = 0;
-    auto work = [&](unsigned w) {
-      std::vector<uint8_t> buf(cluster_size_ - 1);
-      for (size_t i = w; i < clusters; i += compressors_.size()) {
-        const uint8_t* c = data + i * cluster_size_;
-        if (all_zero(c, cluster_size_)) continue;
-        ssize_t n = compressors_[w]->compress({c, cluster_size_}, buf);
-        if (n < 0) {
-          error = static_cast<int>(n);
-          return;
-        }
-        out[i].emplace(buf.begin(), buf.begin() + n);
-      }
-    };
-    std::vector<std::jthread> threads;
-    for (unsigned w = 1; w < compressors_.size(); ++w) threads.emplace_back(work, w);
-    work(0);
-    threads.clear();
-    if (error) fail("compression failed: {}", std::strerror(-error));
+  void give(std::unique_ptr<qcow2::ClusterCompressor> c) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(std::move(c));
   }
 
  private:
-  uint64_t cluster_size_;
-  std::vector<std::unique_ptr<qcow2::ClusterCompressor>> compressors_;
+  const uint8_t type_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<qcow2::ClusterCompressor>> free_;
 };
 
 constexpr unsigned kDefaultParallel = 8;  // qemu-img's default for -m
@@ -252,6 +235,11 @@ struct Chunk {
   bool any_data = false;
   Buffer data;
   std::vector<std::pair<uint64_t, uint64_t>> runs;  // (offset in chunk, length) to write
+  // -c: cluster i of the chunk compressed is packed[pieces[i].first, + pieces[i].second);
+  // length 0: it did not compress and is stored plainly; offset kAllZero: not written at all.
+  static constexpr uint64_t kAllZero = ~uint64_t{0};
+  std::vector<uint8_t> packed;
+  std::vector<std::pair<uint64_t, uint64_t>> pieces;
 };
 
 // Chunks filled by `readers` reader threads and handed to the writer in order, `depth` buffers
@@ -470,14 +458,30 @@ int convert_command(const Args& args, const Io& io) {
   chunk = (chunk + cluster - 1) / cluster * cluster;
   if (compress) chunk = std::max<uint64_t>(chunk, 32 * cluster);
 
-  std::unique_ptr<ParallelCompressor> compressor;
-  if (compress) {
-    unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-    compressor = std::make_unique<ParallelCompressor>(target->qcow2()->header().compression_type,
-                                                      cluster, threads);
-  }
+  // -c: the reader threads compress the chunks they fill, so compression runs in parallel and
+  // overlaps the writes (as qemu-img's compressing thread pool does).
+  std::optional<CompressorPool> compressors;
+  if (compress) compressors.emplace(target->qcow2()->header().compression_type);
+  auto compress_chunk = [&](Chunk& c) {
+    uint8_t* buf = c.data.data();
+    const size_t clusters = (c.len + cluster - 1) / cluster;
+    if (c.len % cluster) std::memset(buf + c.len, 0, clusters * cluster - c.len);
+    c.packed.clear();
+    c.pieces.assign(clusters, {Chunk::kAllZero, 0});
+    std::unique_ptr<qcow2::ClusterCompressor> compressor = compressors->take();
+    thread_local std::vector<uint8_t> out;
+    out.resize(cluster - 1);  // anything longer is stored plainly
+    for (size_t i = 0; i < clusters; ++i) {
+      const uint8_t* in = buf + i * cluster;
+      if (all_zero(in, cluster)) continue;
+      const ssize_t n = compressor->compress({in, cluster}, out);
+      if (n < 0) fail("compression failed: {}", std::strerror(static_cast<int>(-n)));
+      c.pieces[i] = {c.packed.size(), static_cast<uint64_t>(n)};
+      c.packed.insert(c.packed.end(), out.begin(), out.begin() + n);
+    }
+    compressors->give(std::move(compressor));
+  };
   Progress bar(io.out, progress, size);
-  std::vector<std::optional<std::vector<uint8_t>>> compressed;
 
   // Fills a chunk: block status, reads of what holds data, zero detection into `runs`. The source
   // is used under `source_mutex` (its driver and status cache are single-threaded). Data whose
@@ -557,7 +561,7 @@ int convert_command(const Args& args, const Io& io) {
         src->read(off, buf + (off - c.pos), st.length);
       }
     }
-    if (compress) return;
+    if (compress) return compress_chunk(c);
     if (granule == 0) {
       c.runs.emplace_back(0, c.len);
       return;
@@ -625,7 +629,10 @@ int convert_command(const Args& args, const Io& io) {
   }
 
   // qcow2 output, written in order on this thread while reader threads fill the next chunks.
-  const unsigned readers = parallel;
+  // Compressing readers keep every core busy (the writer mostly waits for them).
+  const unsigned readers =
+      compress ? std::max(parallel, std::clamp(std::thread::hardware_concurrency(), 1u, 8u))
+               : parallel;
   ChunkPipeline pipeline(chunk, readers + 3, size, readers);
   std::vector<std::jthread> reader_threads;
   for (unsigned i = 0; i < readers; ++i) {
@@ -635,14 +642,13 @@ int convert_command(const Args& args, const Io& io) {
   try {
     while (Chunk* c = pipeline.next()) {
       if (compress && c->any_data) {
-        size_t clusters = (c->len + cluster - 1) / cluster;
-        if (c->len % cluster) std::memset(c->data.data() + c->len, 0, clusters * cluster - c->len);
-        compressor->run(c->data.data(), clusters, compressed);
-        for (size_t i = 0; i < clusters; ++i) {
-          if (!compressed[i]) continue;
-          uint64_t off = c->pos + i * cluster;
+        for (size_t i = 0; i < c->pieces.size(); ++i) {
+          const auto [at, n] = c->pieces[i];
+          if (at == Chunk::kAllZero) continue;
+          const uint64_t off = c->pos + i * cluster;
           const uint8_t* plain = c->data.data() + i * cluster;
-          target->write_compressed(off, *compressed[i], {plain, std::min(cluster, size - off)});
+          target->write_compressed(off, {c->packed.data() + at, n},
+                                   {plain, std::min(cluster, size - off)});
         }
       } else {
         for (const auto& [start, len] : c->runs) {

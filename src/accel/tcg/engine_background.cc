@@ -12,6 +12,7 @@
 // - Queuing marks the page as code (CodePages::add), so a store to it from then on reaches
 //   invalidate_phys_page, which notes when; a result whose page changed after it was queued is
 //   dropped, so is one whose page was written while it was read.
+#include <pthread.h>
 #include <x86intrin.h>
 
 #include "accel/tcg/engine.h"
@@ -116,6 +117,7 @@ void TcgEngine::drain_background() {
 }
 
 void TcgEngine::background_main() {
+  pthread_setname_np(pthread_self(), "tcg-background");  // for top, perf and gdb
   Ir ir;
   X86Backend backend;
   for (;;) {
