@@ -1,5 +1,6 @@
 #include "base/event_loop.h"
 
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -160,6 +161,10 @@ bool EventLoop::poll_for_work() {
       idle = false;
       continue;
     }
+    // An idle round gives the CPU to whatever else is runnable on it: the kernel's I/O workers
+    // (io_uring's io-wq does buffered writes) and the vCPU threads, which on a host with few
+    // cores would otherwise wait for the spin to end. Alone on the CPU, it returns at once.
+    sched_yield();
     auto now = Clock::now();
     if (!idle) {
       idle = true;
