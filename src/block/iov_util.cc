@@ -80,4 +80,11 @@ void iov_zero_rest(std::span<const iovec> iov, size_t index, size_t skip) {
   }
 }
 
+void IovTransfer::advance(uint64_t done) {
+  const uint64_t n = std::min(done, remaining);
+  offset += n;
+  remaining -= n;
+  iov_advance(iov, index, skip, n);
+}
+
 }  // namespace tandem

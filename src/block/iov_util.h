@@ -30,4 +30,22 @@ std::span<const iovec> iov_rest(std::span<const iovec> iov, size_t index, size_t
 // Zeroes the buffers from that position on (a read that met the end of the file).
 void iov_zero_rest(std::span<const iovec> iov, size_t index, size_t skip);
 
+// What the raw and qcow2 drivers' asynchronous transfers have in common: the file offset and
+// the buffers still to go, moved on by each (possibly short) system call.
+struct IovTransfer {
+  uint64_t offset = 0;  // in the file, of the next byte
+  std::vector<iovec> iov;
+  size_t index = 0;  // first buffer not finished
+  size_t skip = 0;   // bytes of iov[index] already done
+  uint64_t remaining = 0;
+  std::vector<iovec> step_iov;  // scratch for a resumed step
+
+  // Counts `done` bytes (at most what remains) as transferred.
+  void advance(uint64_t done);
+  // The buffers for the next system call, at most `max` of them.
+  std::span<const iovec> rest(size_t max) { return iov_rest(iov, index, skip, max, step_iov); }
+  // Zeroes what is left (a read that met the end of the file).
+  void zero_rest() const { iov_zero_rest(iov, index, skip); }
+};
+
 }  // namespace tandem

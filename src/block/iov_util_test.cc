@@ -58,6 +58,29 @@ TEST(IovUtil, AdvanceThroughShortTransfersAndTheRestForTheNextCall) {
   EXPECT_TRUE(iov_rest(iov, index, skip, 16, scratch).empty());
 }
 
+TEST(IovUtil, TransferCountsAtMostWhatRemainsAndMovesTheFileOffset) {
+  uint8_t a[4] = {1, 1, 1, 1}, b[2] = {1, 1};
+  IovTransfer t;
+  t.offset = 4096;
+  t.iov = {{a, sizeof a}, {b, sizeof b}};
+  t.remaining = 6;
+  t.advance(5);  // a short transfer
+  EXPECT_EQ(t.offset, 4096u + 5);
+  EXPECT_EQ(t.remaining, 1u);
+  EXPECT_EQ(t.index, 1u);
+  EXPECT_EQ(t.skip, 1u);
+  auto rest = t.rest(16);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].iov_base, b + 1);
+  t.zero_rest();
+  EXPECT_EQ(b[0], 1);
+  EXPECT_EQ(b[1], 0);
+  t.advance(100);  // more than asked for counts as what remained
+  EXPECT_EQ(t.offset, 4096u + 6);
+  EXPECT_EQ(t.remaining, 0u);
+  EXPECT_TRUE(t.rest(16).empty());
+}
+
 TEST(IovUtil, ZeroRestFromAPosition) {
   uint8_t a[3] = {1, 1, 1}, b[2] = {1, 1};
   const std::vector<iovec> iov = {{a, sizeof a}, {b, sizeof b}};

@@ -56,18 +56,12 @@ struct RawDriver::Request {
   uint64_t chunk = 0;  // start of the next chunk
 };
 
-struct RawDriver::Transfer {
-  IoOp::Kind kind;
-  uint64_t offset;
-  std::vector<iovec> iov;
-  size_t index = 0;  // first buffer not finished
-  size_t skip = 0;   // bytes of iov[index] already done
-  uint64_t remaining;
-  uint64_t epoch;
-  Then then;                    // runs at the end, or...
-  BlockCallback done;           // ...ends a request of its own (direct_transfer)
-  std::vector<iovec> step_iov;  // scratch for a resumed step
-  bool local = false;           // belongs to the loop thread's pool (fixed at creation)
+struct RawDriver::Transfer : IovTransfer {
+  IoOp::Kind kind = IoOp::Kind::kRead;
+  uint64_t epoch = 0;
+  Then then;           // runs at the end, or...
+  BlockCallback done;  // ...ends a request of its own (direct_transfer)
+  bool local = false;  // belongs to the loop thread's pool (fixed at creation)
 };
 
 std::unique_ptr<RawDriver> RawDriver::open(const std::string& path, const Options& options,
@@ -351,9 +345,7 @@ void RawDriver::transfer_end(Transfer* t, int result) {
 
 void RawDriver::transfer_step(Transfer* t) {
   // Resuming a short transfer, or more buffers than one system call takes: the rest.
-  const std::span<const iovec> iov =
-      iov_rest(t->iov, t->index, t->skip, AsyncIo::kMaxIov, t->step_iov);
-  if (!io_->submit_rw(t->kind, file_.fd.get(), t->offset, iov, t->epoch,
+  if (!io_->submit_rw(t->kind, file_.fd.get(), t->offset, t->rest(AsyncIo::kMaxIov), t->epoch,
                       [this, t](int64_t r) { transfer_done(t, r); })) {
     // Cancelled: end it from the loop, as a completion would.
     io_->defer([this, t] { transfer_end(t, -ECANCELED); });
@@ -363,10 +355,7 @@ void RawDriver::transfer_step(Transfer* t) {
 void RawDriver::transfer_done(Transfer* t, int64_t result) {
   if (result == -EINTR || result == -EAGAIN) return transfer_step(t);
   if (result < 0) return transfer_end(t, static_cast<int>(result));
-  uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(result), t->remaining);
-  t->offset += n;
-  t->remaining -= n;
-  iov_advance(t->iov, t->index, t->skip, n);
+  t->advance(static_cast<uint64_t>(result));
   if (t->remaining == 0) return transfer_end(t, 0);
   if (t->kind == IoOp::Kind::kWrite) {
     // 0: the host takes no more.
@@ -376,7 +365,7 @@ void RawDriver::transfer_done(Transfer* t, int64_t result) {
   // of the file counts as well as a read of nothing.
   if (result > 0 && t->offset < file_.size) return transfer_step(t);
   // The file ends early (it shrank under us): what lies beyond reads as zeroes.
-  bool zeroed = io_->run_if_current(t->epoch, [&] { iov_zero_rest(t->iov, t->index, t->skip); });
+  bool zeroed = io_->run_if_current(t->epoch, [&] { t->zero_rest(); });
   transfer_end(t, zeroed ? 0 : -ECANCELED);
 }
 

@@ -22,16 +22,10 @@ struct Qcow2Driver::AsyncRequest {
 };
 
 // One piece: moves bytes between the caller's buffers and the file, resuming short transfers.
-struct Qcow2Driver::Transfer {
+struct Qcow2Driver::Transfer : IovTransfer {  // offset: in the image file
   std::shared_ptr<AsyncRequest> request;
   IoOp::Kind kind = IoOp::Kind::kRead;
-  uint64_t offset = 0;  // in the image file
-  std::vector<iovec> iov;
-  size_t index = 0;  // first buffer not finished
-  size_t skip = 0;   // bytes of iov[index] already done
-  uint64_t remaining = 0;
   uint64_t epoch = 0;
-  std::vector<iovec> step_iov;  // scratch for a resumed step
 };
 
 std::unique_ptr<Qcow2Driver> Qcow2Driver::open(const std::string& path, const Options& options,
@@ -184,9 +178,7 @@ bool Qcow2Driver::start_async_locked(Request& req) {
 
 void Qcow2Driver::transfer_step(const std::shared_ptr<Transfer>& t) {
   // Resuming a short transfer, or more buffers than one system call takes: the rest.
-  const std::span<const iovec> iov =
-      iov_rest(t->iov, t->index, t->skip, AsyncIo::kMaxIov, t->step_iov);
-  if (!io_->submit_rw(t->kind, image_->fd(), t->offset, iov, t->epoch,
+  if (!io_->submit_rw(t->kind, image_->fd(), t->offset, t->rest(AsyncIo::kMaxIov), t->epoch,
                       [this, t](int64_t r) { transfer_done(t, r); })) {
     // Cancelled: end it from the loop, as a completion would.
     io_->defer([this, t] { transfer_end(t, -ECANCELED); });
@@ -196,16 +188,13 @@ void Qcow2Driver::transfer_step(const std::shared_ptr<Transfer>& t) {
 void Qcow2Driver::transfer_done(const std::shared_ptr<Transfer>& t, int64_t result) {
   if (result == -EINTR || result == -EAGAIN) return transfer_step(t);
   if (result < 0) return transfer_end(t, static_cast<int>(result));
-  uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(result), t->remaining);
-  t->offset += n;
-  t->remaining -= n;
-  iov_advance(t->iov, t->index, t->skip, n);
+  t->advance(static_cast<uint64_t>(result));
   if (t->remaining == 0) return transfer_end(t, 0);
   if (result > 0) return transfer_step(t);
   if (t->kind == IoOp::Kind::kWrite) return transfer_end(t, -EIO);  // the host takes no more
   // map_plain mapped only inside the file: it shrank behind our back. What lies beyond reads as
   // zeroes, as on the synchronous path (written only while the request is still wanted).
-  bool zeroed = io_->run_if_current(t->epoch, [&] { iov_zero_rest(t->iov, t->index, t->skip); });
+  bool zeroed = io_->run_if_current(t->epoch, [&] { t->zero_rest(); });
   transfer_end(t, zeroed ? 0 : -ECANCELED);
 }
 
