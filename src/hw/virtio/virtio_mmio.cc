@@ -495,12 +495,13 @@ void VirtioMmio::flush_completions_locked() {
     // lock) changed the generation: the driver forgot the request, its buffers may be reused.
     if (!queue.is_current(c.generation)) continue;
     if (c.status) *c.status = c.status_value;
-    if (queue.push_used(c.head, c.generation, c.written)) queue_needs_check_[c.queue] = true;
+    if (queue.push_used(c.head, c.generation, c.written, false)) queue_needs_check_[c.queue] = true;
   }
   completions_.clear();
   for (uint16_t q = 0; q < queues_.size(); ++q) {
     if (!queue_needs_check_[q]) continue;
     queue_needs_check_[q] = false;
+    queues_[q].publish_used();
     if (status_ & kStatusDriverOk) after_queue_work(queues_[q]);
   }
 }

@@ -1,5 +1,7 @@
 #include "hw/virtio/virtqueue.h"
 
+#include <array>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -176,6 +178,41 @@ uint16_t Virtqueue::available() {
   return static_cast<uint16_t>(idx - last_avail_idx_);
 }
 
+void Virtqueue::prefetch_available() {
+  if (!ready_ || failed()) return;
+  uint16_t idx = load16(avail_ + kRingIdx, __ATOMIC_ACQUIRE);
+  uint16_t waiting = static_cast<uint16_t>(idx - last_avail_idx_);
+  if (waiting > size_) return;
+  const unsigned n = std::min<unsigned>(waiting, kPrefetchChains);
+  // Where each chain's walk has got to; size_ once it has ended (or is not ours to follow).
+  std::array<uint32_t, kPrefetchChains> at;
+  for (unsigned k = 0; k < n; ++k) {
+    uint16_t slot = static_cast<uint16_t>(last_avail_idx_ + k) & (size_ - 1);
+    at[k] = load16(avail_ + kRingEntries + 2ull * slot, __ATOMIC_RELAXED);
+    if (at[k] < size_) __builtin_prefetch(desc_ + 16ull * at[k]);
+  }
+  // One step of every chain per round: each round waits for about one line, not n of them.
+  // Virtio-blk's chains are three long (header, data, status); a few rounds cover most.
+  constexpr int kRounds = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    bool any = false;
+    for (unsigned k = 0; k < n; ++k) {
+      if (at[k] >= size_) continue;
+      VirtqDesc d = load_desc(desc_, at[k]);
+      if (round == 0 && !(d.flags & kDescFlagIndirect)) {
+        // The first buffer: a request header, typically.
+        if (const uint8_t* p = ram_->host_ptr(d.addr, 1)) __builtin_prefetch(p);
+      }
+      at[k] = (d.flags & kDescFlagNext) && !(d.flags & kDescFlagIndirect) ? d.next : size_;
+      if (at[k] < size_) {
+        __builtin_prefetch(desc_ + 16ull * at[k]);
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+}
+
 std::optional<VirtqRequest> Virtqueue::pop() {
   VirtqRequest request;
   if (!pop_into(request)) return std::nullopt;
@@ -287,16 +324,21 @@ bool Virtqueue::push(const VirtqRequest& request, uint32_t written) {
   return push_used(request.head, request.generation, written);
 }
 
-bool Virtqueue::push_used(uint16_t head, uint64_t generation, uint32_t written) {
+bool Virtqueue::push_used(uint16_t head, uint64_t generation, uint32_t written, bool publish) {
   if (!is_current(generation)) return false;
   uint16_t slot = used_idx_ & (size_ - 1);
   VirtqUsedElem elem{head, written};
   std::memcpy(used_ + kRingEntries + 8ull * slot, &elem, sizeof elem);
   ++used_idx_;
-  // Release: the element (and the data written into the buffers) is visible before the index.
+  if (publish) publish_used();
+  return true;
+}
+
+void Virtqueue::publish_used() {
+  if (!ready_) return;
+  // Release: the elements (and the data written into the buffers) are visible before the index.
   store16(used_ + kRingIdx, used_idx_, __ATOMIC_RELEASE);
   pushed_since_check_ = true;
-  return true;
 }
 
 bool Virtqueue::needs_interrupt() {

@@ -103,8 +103,12 @@ class Virtqueue {
   // the last reset/disable.
   bool push(const VirtqRequest& request, uint32_t written);
   // The same for a request known by its head and generation (VirtqRequest's), with `written`
-  // clamped by the caller already.
-  bool push_used(uint16_t head, uint64_t generation, uint32_t written);
+  // clamped by the caller already. With publish=false the element is written but the used index
+  // is not: the caller pushes a batch and then calls publish_used() once. The driver polls that
+  // index from another CPU, and a store per element would pull its cache line back each time.
+  bool push_used(uint16_t head, uint64_t generation, uint32_t written, bool publish = true);
+  // Makes every element pushed so far visible to the driver (stores the used index).
+  void publish_used();
   // Whether a request popped in `generation` may still be completed (no reset or disable since).
   bool is_current(uint64_t generation) const { return ready_ && generation == generation_; }
   // True if the driver wants a used-buffer notification for what was pushed since the last call
@@ -117,6 +121,12 @@ class Virtqueue {
   bool enable_notifications();
   // Chains the driver made available that have not been popped yet (0 if not ready or failed).
   uint16_t available();
+  // Starts loading the descriptors and first buffers of up to kPrefetchChains chains waiting
+  // to be popped, walking them side by side: the driver wrote them on another CPU, and walking
+  // one chain after another would wait for each of their cache lines in turn. Only reads, only
+  // inside the table and RAM; whatever is malformed is left for pop_into() to report.
+  static constexpr unsigned kPrefetchChains = 32;
+  void prefetch_available();
   // While the transport busy-polls this ring, driver notifications stay off:
   // enable_notifications() only reports whether buffers are waiting. Turning polling off leaves
   // notifications off too; the caller then calls enable_notifications().
@@ -170,7 +180,7 @@ class Virtqueue {
 
   uint16_t last_avail_idx_ = 0;    // next available entry to pop
   uint16_t shadow_avail_idx_ = 0;  // the driver's avail idx as last read (and validated)
-  uint16_t used_idx_ = 0;          // our used idx (published to the ring on each push)
+  uint16_t used_idx_ = 0;          // our used idx (in the ring once published)
   uint16_t signalled_used_ = 0;    // used idx at the last interrupt decision (EVENT_IDX)
   bool signalled_used_valid_ = false;
   bool pushed_since_check_ = false;

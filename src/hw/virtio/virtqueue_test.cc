@@ -160,6 +160,55 @@ TEST(Virtqueue, UsedRingAndEventIdx) {
   EXPECT_FALSE(r.q.enable_notifications());
 }
 
+// A batch of elements pushed unpublished stays invisible to the driver (used idx unchanged)
+// until publish_used(), which also makes them count for the interrupt decision.
+TEST(Virtqueue, UnpublishedPushesAppearTogether) {
+  QueueRig r(feature_bit(kFeatureEventIdx));
+  r.desc(0, 0x8000, 8, kDescFlagWrite);
+  r.desc(1, 0x8100, 8, kDescFlagWrite);
+  r.avail(0);
+  r.avail(1);
+  auto a = r.q.pop(), b = r.q.pop();
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(r.q.push_used(a->head, a->generation, 1, false));
+  EXPECT_TRUE(r.q.push_used(b->head, b->generation, 2, false));
+  EXPECT_EQ(r.ram_.load<uint16_t>(kUsed + 2), 0);
+  EXPECT_FALSE(r.q.needs_interrupt());  // nothing the driver can see yet
+  r.q.publish_used();
+  EXPECT_EQ(r.ram_.load<uint16_t>(kUsed + 2), 2);
+  EXPECT_EQ(r.ram_.load<uint32_t>(kUsed + 4), 0u);   // first id
+  EXPECT_EQ(r.ram_.load<uint32_t>(kUsed + 12), 1u);  // second id
+  EXPECT_EQ(r.ram_.load<uint32_t>(kUsed + 16), 2u);  // its len
+  EXPECT_TRUE(r.q.needs_interrupt());
+}
+
+// The look-ahead before popping follows heads and next fields the driver controls: bad ones
+// (out of the table, loops, indirect tables outside RAM, an index far ahead) neither fault nor
+// change what pop() then reports.
+TEST(Virtqueue, PrefetchIgnoresMalformedChains) {
+  QueueRig r;
+  r.desc(0, 0x8000, 8, kDescFlagNext, 0);  // loops on itself
+  r.desc(1, 0xfffffff0, 8, kDescFlagIndirect);
+  r.desc(2, 0x8000, 8, kDescFlagNext, 999);
+  r.ram_.store<uint16_t>(kAvail + 4, 0);
+  r.ram_.store<uint16_t>(kAvail + 6, 1);
+  r.ram_.store<uint16_t>(kAvail + 8, 2);
+  r.ram_.store<uint16_t>(kAvail + 10, 7);  // head out of range
+  r.ram_.store<uint16_t>(kAvail + 2, 4);
+  r.q.prefetch_available();
+  EXPECT_FALSE(r.q.failed());
+  EXPECT_FALSE(r.q.pop());  // the looping chain is refused by pop() itself
+  EXPECT_TRUE(r.q.failed());
+  r.q.prefetch_available();  // a failed queue is left alone
+
+  QueueRig far;
+  far.ram_.store<uint16_t>(kAvail + 2, 100);  // more than the queue size ahead
+  far.q.prefetch_available();
+  EXPECT_FALSE(far.q.failed());
+  EXPECT_FALSE(far.q.pop());
+  EXPECT_TRUE(far.q.failed());
+}
+
 TEST(Virtqueue, NoNotifyFlagWithoutEventIdx) {
   QueueRig r(0);
   r.q.disable_notifications();

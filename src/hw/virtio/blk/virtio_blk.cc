@@ -171,7 +171,8 @@ void VirtioBlk::process_queue(Virtqueue& queue) {
   } plug(*driver_);
   do {
     queue.disable_notifications();
-    for (;;) {
+    for (unsigned popped = 0;; ++popped) {
+      if (popped % Virtqueue::kPrefetchChains == 0) queue.prefetch_available();
       Request* req = new_request();
       if (!queue.pop_into(req->vq)) {
         release(req);

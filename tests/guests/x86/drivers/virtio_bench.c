@@ -4,7 +4,9 @@
  *                          queue depth 1 and 32
  *   rand_read              4 KiB requests at random 4 KiB-aligned offsets, depth 1 and 32
  * Options: bench_bytes=SIZE (per sequential test, default 256M), bench_ios=N (random reads per
- * test, default 20000), bench_qd=N (the deep queue depth, default 32). Prints one line per test:
+ * test, default 20000), bench_qd=N (the deep queue depth, default 32), bench_only=NAME (run that
+ * test only, e.g. for profiling one of them), bench_depth=N (run that depth only). Prints one line
+ * per test:
  *   bench blk NAME bs=B qd=Q ios=N bytes=B ns=T
  * and "bench done". */
 #include "virtio_blk.h"
@@ -91,8 +93,14 @@ uint64_t blk_bench(struct virtio_dev* devs, struct virtq* queues, int ndevs) {
       {"rand_read", VIRTIO_BLK_T_IN, 4096, true, ios},
   };
   const int depths[] = {1, (int)deep};
+  char only[32] = "";
+  uint64_t only_depth = 0;
+  cmdline_get("bench_only", only, sizeof only);
+  cmdline_get_u64("bench_depth", &only_depth);
   for (unsigned r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+    if (only[0] && strcmp(only, runs[r].name) != 0) continue;
     for (unsigned d = 0; d < 2; d++) {
+      if (only_depth && (uint64_t)depths[d] != only_depth) continue;
       /* Random reads cover the whole disk; sequential ones the first `bytes`. */
       run_one(&b, bufs, depths[d], &runs[r], runs[r].random ? span : (seq_ios << 20));
     }
