@@ -6,7 +6,8 @@
 //   seq_write  1 MiB requests over the first --bytes of the image
 //   seq_read   1 MiB requests over the same range
 //   rand_read  4 KiB requests at random 4 KiB-aligned offsets of the whole image
-// Prints MB/s or IOPS for both and guest/host ratios. Run by hand; nothing is asserted.
+// Prints MB/s or IOPS for both and guest/host ratios (of the best round each, and the median and
+// range of the rounds' own ratios). Run by hand; nothing is asserted.
 //
 // --formats raw,qcow2 also runs the guest on the same image as qcow2 (issue #6: qcow2 against
 // raw), converted from the pattern-filled raw image by `tandem img convert -f raw -O qcow2`
@@ -141,6 +142,17 @@ std::string rate(const std::string& name, const Result& r) {
   return buf;
 }
 
+// "0.71 (0.62-0.80)": the median of one ratio per round and its range; "" for a single round.
+std::string spread(std::vector<double> v) {
+  if (v.size() < 2) return "";
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f (%.2f-%.2f)", median, v.front(), v.back());
+  return buf;
+}
+
 // Throughput ratio a / b (bytes per time), "-" when either is missing.
 std::string ratio(const Result& a, const Result& b) {
   if (a.ns <= 0 || b.ns <= 0 || a.bytes == 0 || b.bytes == 0) return "      -";
@@ -170,14 +182,14 @@ uint64_t allocated_mib(const std::string& path) {
 int main(int argc, char** argv) {
   std::string tandem = TANDEM_BIN, guest = std::string(TANDEM_X86_GUEST_DIR) + "/virtio.bzImage";
   std::string dir = "/var/tmp", cache = "writeback", aio = "io_uring";
-  uint64_t image_mb = 512, bytes_mb = 256, ios = 20000;
+  uint64_t image_mb = 512, bytes_mb = 256, ios = 200000;
   int rounds = 1;
   bool want_raw = true, want_qcow2 = false;
   for (int i = 1; i < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--help" || k == "-h") {
       std::printf(
-          "usage: bench_blk_x86 [--image-mb N (512)] [--bytes-mb N (256)] [--ios N (20000)]\n"
+          "usage: bench_blk_x86 [--image-mb N (512)] [--bytes-mb N (256)] [--ios N (200000)]\n"
           "                     [--cache writeback|none] [--aio io_uring|threads] [--dir DIR]\n"
           "                     [--rounds R (1): guest and host alternate R times, best of each]\n"
           "                     [--tandem PATH] [--guest BZIMAGE (the virtio test guest)]\n"
@@ -310,29 +322,42 @@ int main(int argc, char** argv) {
     auto it = best.find(key);
     if (it == best.end() || r.ns < it->second.ns) best[key] = r;
   };
+  // Each round's own ratios too (guest/host, qcow2/raw): their median says what a typical round
+  // gave, where the best-of figures can pair one side's lucky round with the other's.
+  std::map<std::string, std::vector<double>> guest_host_rounds, qcow2_raw_rounds;
+  auto throughput = [](const Result& r) { return r.bytes / r.ns; };
   fd = -1;
   for (int round = 0; round < rounds; ++round) {
+    Results raw_round, host_round, qcow2_round;
     if (want_raw) {
-      for (const auto& [key, g] : run_guest("file=" + image + ",cache=" + cache + ",aio=" + aio))
-        keep_best(raw_best, key, g);
+      raw_round = run_guest("file=" + image + ",cache=" + cache + ",aio=" + aio);
+      for (const auto& [key, g] : raw_round) keep_best(raw_best, key, g);
     }
 
     fd = open(image.c_str(), O_RDWR | (cache == "none" ? O_DIRECT : 0));
     if (fd < 0) die("open " + image + ": " + std::strerror(errno));
     for (const Test& t : tests) {
       for (unsigned qd : {1u, kDeep}) {
-        keep_best(
-            host_best, std::string(t.name) + " qd=" + std::to_string(qd),
-            host_run(fd, t.write, t.bs, t.random, t.ios, qd, t.random ? span : (seq_ios << 20)));
+        std::string key = std::string(t.name) + " qd=" + std::to_string(qd);
+        host_round[key] =
+            host_run(fd, t.write, t.bs, t.random, t.ios, qd, t.random ? span : (seq_ios << 20));
+        keep_best(host_best, key, host_round[key]);
       }
     }
     if (round + 1 < rounds) close(fd);
 
     if (want_qcow2) {
       // aio= carries qcow2's data transfers to allocated clusters too (qcow2_driver.h).
-      for (const auto& [key, g] :
-           run_guest("file=" + qcow2 + ",format=qcow2,cache=" + cache + ",aio=" + aio))
-        keep_best(qcow2_best, key, g);
+      qcow2_round = run_guest("file=" + qcow2 + ",format=qcow2,cache=" + cache + ",aio=" + aio);
+      for (const auto& [key, g] : qcow2_round) keep_best(qcow2_best, key, g);
+    }
+    const Results& guest_round = want_raw ? raw_round : qcow2_round;
+    for (const auto& [key, h] : host_round) {
+      guest_host_rounds[key].push_back(throughput(guest_round.at(key)) / throughput(h));
+      if (want_raw && want_qcow2) {
+        qcow2_raw_rounds[key].push_back(throughput(qcow2_round.at(key)) /
+                                        throughput(raw_round.at(key)));
+      }
     }
     if (want_qcow2 && want_raw) {  // the fresh qcow2 is only compared with raw
       unlink(fresh.c_str());
@@ -346,27 +371,28 @@ int main(int argc, char** argv) {
 
   // The guest against the host, as before: the raw guest (the qcow2 one with --formats qcow2).
   const Results& guest_best = want_raw ? raw_best : qcow2_best;
-  std::printf("%-16s %16s %16s %8s\n", "test", want_raw ? "guest (Tandem)" : "guest qcow2", "host",
-              "ratio");
+  std::printf("%-16s %16s %16s %8s  %s\n", "test", want_raw ? "guest (Tandem)" : "guest qcow2",
+              "host", "ratio", "rounds: median (min-max)");
   for (const Test& t : tests) {
     for (unsigned qd : {1u, kDeep}) {
       std::string key = std::string(t.name) + " qd=" + std::to_string(qd);
       const Result &g = guest_best.at(key), &h = host_best.at(key);
       double ratio = (g.bytes / g.ns) / (h.bytes / h.ns);
-      std::printf("%-16s %16s %16s %7.2fx\n", key.c_str(), rate(t.name, g).c_str(),
-                  rate(t.name, h).c_str(), ratio);
+      std::printf("%-16s %16s %16s %7.2fx  %s\n", key.c_str(), rate(t.name, g).c_str(),
+                  rate(t.name, h).c_str(), ratio, spread(guest_host_rounds[key]).c_str());
     }
   }
   if (want_raw && want_qcow2) {
     std::printf("\nqcow2 (every cluster allocated) against raw, both in the guest:\n");
-    std::printf("%-16s %16s %16s %10s %11s\n", "test", "guest raw", "guest qcow2", "qcow2/raw",
-                "qcow2/host");
+    std::printf("%-16s %16s %16s %10s %11s  %s\n", "test", "guest raw", "guest qcow2", "qcow2/raw",
+                "qcow2/host", "qcow2/raw rounds: median (min-max)");
     for (const Test& t : tests) {
       for (unsigned qd : {1u, kDeep}) {
         std::string key = std::string(t.name) + " qd=" + std::to_string(qd);
         const Result &r = raw_best.at(key), &q = qcow2_best.at(key), &h = host_best.at(key);
-        std::printf("%-16s %16s %16s %10s %11s\n", key.c_str(), rate(t.name, r).c_str(),
-                    rate(t.name, q).c_str(), ratio(q, r).c_str(), ratio(q, h).c_str());
+        std::printf("%-16s %16s %16s %10s %11s  %s\n", key.c_str(), rate(t.name, r).c_str(),
+                    rate(t.name, q).c_str(), ratio(q, r).c_str(), ratio(q, h).c_str(),
+                    spread(qcow2_raw_rounds[key]).c_str());
       }
     }
     // Only the fresh image's first test allocates: the later ones find its clusters allocated.
