@@ -38,11 +38,13 @@
 #include <vector>
 
 #include "bench/common/host_clock.h"
+#include "bench/common/median.h"
 #include "tests/integration/run_command.h"
 
 namespace {
 
 using tandem::bench::host_tsc_khz;
+using tandem::bench::median;
 using tandem::bench::now_ns;
 
 std::vector<std::string> g_temp_files;  // removed on every exit path
@@ -143,13 +145,11 @@ std::string rate(const std::string& name, const Result& r) {
 }
 
 // "0.71 (0.62-0.80)": the median of one ratio per round and its range; "" for a single round.
-std::string spread(std::vector<double> v) {
+std::string spread(const std::vector<double>& v) {
   if (v.size() < 2) return "";
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.2f (%.2f-%.2f)", median, v.front(), v.back());
+  std::snprintf(buf, sizeof buf, "%.2f (%.2f-%.2f)", median(v), *lo, *hi);
   return buf;
 }
 

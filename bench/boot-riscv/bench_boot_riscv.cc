@@ -43,6 +43,7 @@
 #include "base/error.h"
 #include "base/file_util.h"
 #include "bench/common/guest_process.h"
+#include "bench/common/median.h"
 #include "machine/riscv/default_guest.h"
 #include "machine/riscv/initramfs/initramfs_builder.h"
 
@@ -349,10 +350,7 @@ int main(int argc, char** argv) try {
       if (!std::isnan(a) && !std::isnan(b) && b > 0) ratios.push_back(a / b);
     }
     if (ratios.empty()) return std::string("-");
-    std::sort(ratios.begin(), ratios.end());
-    const size_t n = ratios.size();
-    const double m = n % 2 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
-    return fmt::format("{:.2f}", m);
+    return fmt::format("{:.2f}", tandem::bench::median(ratios));
   };
   std::printf("%-16s %10s %10s %9s %12s\n", "seconds", "tandem", "qemu", "T/Q", "median T/Q");
   for (const auto& [label, get] : rows) {

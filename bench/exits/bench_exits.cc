@@ -20,11 +20,13 @@
 #include "bare_kvm.h"
 #include "base/error.h"
 #include "bench/common/host_clock.h"
+#include "bench/common/median.h"
 #include "tests/integration/run_command.h"
 
 namespace {
 
 using tandem::bench::host_tsc_khz;
+using tandem::bench::median;
 using tandem::bench::now_ns;
 
 // One guest run's figures per exit kind: its fastest block and its median block, in ns per exit.
@@ -49,13 +51,6 @@ std::map<std::string, Figures> parse(const std::string& console) {
     r[line.substr(6, line.find(' ', 6) - 6)] = f;
   }
   return r;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 }  // namespace

@@ -1,10 +1,9 @@
 #include "hw/virtio/virtqueue.h"
 
-#include <array>
-
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 
