@@ -14,6 +14,18 @@
 
 namespace tandem {
 
+struct AsyncIo::Pending final : IoRequest {
+  AsyncIo* owner = nullptr;
+  bool local = false;  // taken from and given back to the loop thread's list (fixed at creation)
+  std::vector<iovec> buffers;  // iov points here
+  IoDone done;
+
+  void complete(int64_t result) override {
+    done(result);
+    owner->recycle(this);
+  }
+};
+
 std::unique_ptr<AsyncIo> AsyncIo::create(AioMode mode, EventLoop& loop, unsigned ring_entries) {
   if (mode == AioMode::kIoUring) {
     try {
@@ -65,41 +77,65 @@ bool AsyncIo::on_loop_thread() const {
   return loop_.on_loop_thread();
 }
 
-std::unique_ptr<AsyncIo::Pending> AsyncIo::take_pending_locked() {
-  if (free_pending_.empty()) return std::make_unique<Pending>();
-  std::unique_ptr<Pending> p = std::move(free_pending_.back());
-  free_pending_.pop_back();
+AsyncIo::Pending* AsyncIo::take_pending_locked() {
+  if (!free_pending_.empty()) {
+    Pending* p = free_pending_.back();
+    free_pending_.pop_back();
+    return p;
+  }
+  pendings_.push_back(std::make_unique<Pending>());
+  Pending* p = pendings_.back().get();
+  p->owner = this;
   return p;
 }
 
-bool AsyncIo::start_op_locked(std::unique_ptr<Pending> p, uint64_t epoch) {
-  if (epoch != epoch_ || shut_down_) {
-    p->done = nullptr;
-    p->op.iov.clear();
-    if (free_pending_.size() < kMaxPooled) free_pending_.push_back(std::move(p));
-    return false;
+AsyncIo::Pending* AsyncIo::take_pending() {
+  // The loop thread (a device handling its queue, a step after a completion) has a list of its
+  // own and takes no lock; other threads share the locked one. A Pending always goes back to
+  // the list it came from (recycle), so each stays bounded by what its threads have in flight.
+  if (!loop_.on_loop_thread()) {
+    std::lock_guard lock(mutex_);
+    return take_pending_locked();
   }
-  start_locked(std::move(p));
+  if (!local_free_.empty()) {
+    Pending* p = local_free_.back();
+    local_free_.pop_back();
+    return p;
+  }
+  std::lock_guard lock(mutex_);
+  pendings_.push_back(std::make_unique<Pending>());
+  Pending* p = pendings_.back().get();
+  p->owner = this;
+  p->local = true;
+  return p;
+}
+
+void AsyncIo::recycle(Pending* p) {
+  p->done = nullptr;  // drops what the callback captured
+  p->buffers.clear();
+  if (p->local) {
+    local_free_.push_back(p);  // local ones are taken and recycled on the loop thread only
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  free_pending_.push_back(p);
+}
+
+bool AsyncIo::start_op_locked(IoRequest* r, uint64_t epoch) {
+  if (epoch != epoch_ || shut_down_) return false;
+  r->epoch = epoch;
+  start_locked(r);
   return true;
 }
 
-template <typename Fill>
-bool AsyncIo::stage(uint64_t epoch, bool* accepted, Fill&& fill) {
+bool AsyncIo::stage(IoRequest* r, uint64_t epoch, bool* accepted) {
   // on_loop_thread() first: other threads must not read local_plugged_.
   if (!loop_.on_loop_thread() || local_plugged_ == 0) return false;
   // Refused now if already stale; otherwise flush_staged() checks again under the lock.
   *accepted = epoch == epoch_.load(std::memory_order_acquire);
   if (!*accepted) return true;
-  std::unique_ptr<Pending> p;
-  if (local_free_.empty()) {
-    p = std::make_unique<Pending>();
-  } else {
-    p = std::move(local_free_.back());
-    local_free_.pop_back();
-  }
-  fill(*p);
-  p->epoch = epoch;
-  staged_.push_back(std::move(p));
+  r->epoch = epoch;
+  staged_.push_back(r);
   return true;
 }
 
@@ -109,61 +145,61 @@ void AsyncIo::flush_staged() {
     std::lock_guard lock(mutex_);
     // Plugged while we start them, so that the engine submits them together below.
     ++plugged_;
-    for (std::unique_ptr<Pending>& p : staged_) {
+    for (IoRequest* r : staged_) {
       if (shut_down_) {
-        p.reset();  // dropped like every result not delivered before shutdown
-      } else if (p->epoch != epoch_.load(std::memory_order_relaxed)) {
+        // Dropped like every result not delivered before shutdown.
+      } else if (r->epoch != epoch_.load(std::memory_order_relaxed)) {
         // A cancel_all() came after submit() accepted it: it never starts.
-        finish_locked(std::move(p), -ECANCELED);
+        finish_locked(r, -ECANCELED);
         cancelled = true;
       } else {
-        start_locked(std::move(p));
+        start_locked(r);
       }
     }
     staged_.clear();
     if (--plugged_ == 0 && !shut_down_) flush_locked();
-    // Enough pooled operations for the next batch, taken while we hold the lock anyway.
-    constexpr size_t kLocalPool = 64;
-    while (local_free_.size() < kLocalPool && !free_pending_.empty()) {
-      local_free_.push_back(std::move(free_pending_.back()));
-      free_pending_.pop_back();
-    }
   }
   if (cancelled) wake();
 }
 
-bool AsyncIo::submit(IoOp op, uint64_t epoch, IoDone done) {
+bool AsyncIo::submit(IoRequest* r, uint64_t epoch) {
   bool accepted;
-  if (stage(epoch, &accepted, [&](Pending& p) {
-        p.op = std::move(op);
-        p.done = std::move(done);
-      })) {
-    return accepted;
-  }
+  if (stage(r, epoch, &accepted)) return accepted;
   std::lock_guard lock(mutex_);
-  std::unique_ptr<Pending> p = take_pending_locked();
-  p->op = std::move(op);
+  return start_op_locked(r, epoch);
+}
+
+bool AsyncIo::submit(IoOp op, uint64_t epoch, IoDone done) {
+  Pending* p = take_pending();
+  p->kind = op.kind;
+  p->fd = op.fd;
+  p->offset = op.offset;
+  p->length = op.length;
+  p->mode = op.mode;
+  p->buffers = std::move(op.iov);
+  p->iov = p->buffers.data();
+  p->iov_count = p->buffers.size();
   p->done = std::move(done);
-  return start_op_locked(std::move(p), epoch);
+  if (submit(p, epoch)) return true;
+  recycle(p);
+  return false;
 }
 
 bool AsyncIo::submit_rw(IoOp::Kind kind, int fd, uint64_t offset, std::span<const iovec> iov,
                         uint64_t epoch, IoDone done) {
-  auto fill = [&](Pending& p) {
-    p.op.kind = kind;
-    p.op.fd = fd;
-    p.op.offset = offset;
-    p.op.length = 0;
-    p.op.mode = 0;
-    p.op.iov.assign(iov.begin(), iov.end());  // keeps the pooled vector's capacity
-    p.done = std::move(done);
-  };
-  bool accepted;
-  if (stage(epoch, &accepted, fill)) return accepted;
-  std::lock_guard lock(mutex_);
-  std::unique_ptr<Pending> p = take_pending_locked();
-  fill(*p);
-  return start_op_locked(std::move(p), epoch);
+  Pending* p = take_pending();
+  p->kind = kind;
+  p->fd = fd;
+  p->offset = offset;
+  p->length = 0;
+  p->mode = 0;
+  p->buffers.assign(iov.begin(), iov.end());  // keeps the pooled vector's capacity
+  p->iov = p->buffers.data();
+  p->iov_count = p->buffers.size();
+  p->done = std::move(done);
+  if (submit(p, epoch)) return true;
+  recycle(p);
+  return false;
 }
 
 void AsyncIo::plug() {
@@ -193,12 +229,17 @@ bool AsyncIo::run_if_current(uint64_t epoch, const std::function<void()>& fn) {
 }
 
 void AsyncIo::defer(std::function<void()> fn) {
+  Pending* p = take_pending();
+  p->done = [fn = std::move(fn)](int64_t) { fn(); };
   {
     std::lock_guard lock(mutex_);
-    if (shut_down_) return;
-    completed_.emplace_back([fn = std::move(fn)](int64_t) { fn(); }, 0);
-    completed_waiting_ = true;
+    if (!shut_down_) {
+      completed_.emplace_back(p, 0);
+      completed_waiting_.store(true, std::memory_order_release);
+      p = nullptr;
+    }
   }
+  if (p) return recycle(p);
   wake();
 }
 
@@ -212,12 +253,9 @@ void AsyncIo::cancel_all() {
   wake();  // deliver what cancel_locked finished
 }
 
-void AsyncIo::finish_locked(std::unique_ptr<Pending> p, int64_t result) {
-  completed_.emplace_back(std::move(p->done), result);
-  completed_waiting_ = true;
-  p->done = nullptr;
-  p->op.iov.clear();
-  if (free_pending_.size() < kMaxPooled) free_pending_.push_back(std::move(p));
+void AsyncIo::finish_locked(IoRequest* r, int64_t result) {
+  completed_.emplace_back(r, result);
+  completed_waiting_.store(true, std::memory_order_release);
 }
 
 void AsyncIo::wake() {
@@ -250,32 +288,30 @@ bool AsyncIo::deliver(bool polled) {
     if (shut_down_) return false;
     reap_locked();
     if (completed_.empty()) {
-      completed_waiting_ = false;
+      completed_waiting_.store(false, std::memory_order_relaxed);
       return false;
     }
     ready.swap(spare_);  // an empty vector with capacity, if we have one
     ready.swap(completed_);
-    completed_waiting_ = false;
+    completed_waiting_.store(false, std::memory_order_relaxed);
     if (polled) stats_.polled += ready.size();
   }
-  for (auto& [done, result] : ready) done(result);
+  for (auto& [request, result] : ready) request->complete(result);
   ready.clear();
   std::lock_guard lock(mutex_);
   if (spare_.capacity() < ready.capacity()) spare_.swap(ready);
   return true;
 }
 
-int64_t run_io_op(const IoOp& op) {
+int64_t run_io_op(const IoRequest& op) {
   ssize_t r = -1;
   do {
     switch (op.kind) {
       case IoOp::Kind::kRead:
-        r = ::preadv(op.fd, op.iov.data(), static_cast<int>(op.iov.size()),
-                     static_cast<off_t>(op.offset));
+        r = ::preadv(op.fd, op.iov, static_cast<int>(op.iov_count), static_cast<off_t>(op.offset));
         break;
       case IoOp::Kind::kWrite:
-        r = ::pwritev(op.fd, op.iov.data(), static_cast<int>(op.iov.size()),
-                      static_cast<off_t>(op.offset));
+        r = ::pwritev(op.fd, op.iov, static_cast<int>(op.iov_count), static_cast<off_t>(op.offset));
         break;
       case IoOp::Kind::kFdatasync:
         r = ::fdatasync(op.fd);

@@ -8,7 +8,8 @@
 //
 // Batching: between plug() and unplug() operations are queued but not handed to the kernel;
 // the last unplug() submits them together (one io_uring_enter for a whole batch of guest
-// requests, as QEMU's blk_io_plug/unplug). Per-operation state is pooled, not allocated.
+// requests, as QEMU's blk_io_plug/unplug). Per-operation state is pooled, not allocated, or
+// belongs to the caller (IoRequest: the engine takes a pointer to it and calls it back).
 // A batch plugged on the loop's own thread (a device handling its queue) costs one lock for the
 // whole batch: its operations wait in a list of the loop thread's and go to the engine together
 // at the last unplug().
@@ -50,6 +51,29 @@ struct IoOp {
 // Bytes transferred (kRead/kWrite), 0, or -errno. Runs on the loop thread.
 using IoDone = std::function<void(int64_t result)>;
 
+// An operation its caller owns and describes in place: what a driver with per-request state of
+// its own (a transfer that resumes short reads, say) hands the engine instead of an IoOp and a
+// callback, so that the hot path copies no buffer list, takes nothing from a pool and builds no
+// std::function. The fields must stay as they are, and the object alive, from submit() until
+// complete() has run (or cancel_all() has returned, or the engine is gone).
+class IoRequest {
+ public:
+  IoOp::Kind kind = IoOp::Kind::kRead;
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;         // kFallocate
+  int mode = 0;                // kFallocate
+  const iovec* iov = nullptr;  // kRead/kWrite: iov_count buffers, at most AsyncIo::kMaxIov
+  size_t iov_count = 0;
+  uint64_t epoch = 0;  // set by submit()
+
+  // Runs once, on the loop thread, with what IoDone would get.
+  virtual void complete(int64_t result) = 0;
+
+ protected:
+  ~IoRequest() = default;
+};
+
 class AsyncIo {
  public:
   // Largest iovec count one operation may carry (the kernel's UIO_MAXIOV).
@@ -76,6 +100,9 @@ class AsyncIo {
   // Queues op; `done` runs later on the loop with its result. Returns false, and never calls
   // done, if `epoch` is older than the last cancel_all().
   bool submit(IoOp op, uint64_t epoch, IoDone done);
+  // The same for an operation the caller owns (see IoRequest): its complete() runs later on the
+  // loop. Returns false, and never calls complete(), if `epoch` is stale.
+  bool submit(IoRequest* r, uint64_t epoch);
   // The same for a read or write whose buffers are `iov` (copied; the memory they point to must
   // stay valid until done runs). Reuses pooled vectors: no allocation in the steady state.
   bool submit_rw(IoOp::Kind kind, int fd, uint64_t offset, std::span<const iovec> iov,
@@ -103,11 +130,8 @@ class AsyncIo {
   void cancel_all();
 
  protected:
-  struct Pending {
-    IoOp op;
-    IoDone done;
-    uint64_t epoch = 0;  // while staged on the loop thread (see plug())
-  };
+  // An operation of the IoOp-and-callback kind: the engine's own, pooled.
+  struct Pending;
 
   explicit AsyncIo(EventLoop& loop);
   // Subclasses call this last in their constructors, once reap_locked and
@@ -117,8 +141,8 @@ class AsyncIo {
   void shutdown();
 
   // All three run with mutex_ held.
-  // Starts p now or keeps it until there is room; finishes it (finish_locked) on early errors.
-  virtual void start_locked(std::unique_ptr<Pending> p) = 0;
+  // Starts r now or keeps it until there is room; finishes it (finish_locked) on early errors.
+  virtual void start_locked(IoRequest* r) = 0;
   // Collects operations that finished (the loop thread calls it on every wake-up).
   virtual void reap_locked() = 0;
   // Finishes every operation not started yet with -ECANCELED and waits (dropping and
@@ -132,7 +156,7 @@ class AsyncIo {
   virtual bool engine_has_completions() const { return false; }
 
   // With mutex_ held: the result goes to the loop on the next wake-up (or poll).
-  void finish_locked(std::unique_ptr<Pending> p, int64_t result);
+  void finish_locked(IoRequest* r, int64_t result);
   // Wakes the loop (any thread, lock or not).
   void wake();
   int event_fd() const { return event_fd_.get(); }
@@ -142,18 +166,19 @@ class AsyncIo {
   mutable std::mutex mutex_;
 
  private:
-  using Completion = std::pair<IoDone, int64_t>;
-  static constexpr size_t kMaxPooled = 512;
-
+  using Completion = std::pair<IoRequest*, int64_t>;
   void on_event();  // loop thread
   bool poll();      // loop thread (the poller)
   // Loop thread: reaps and runs callbacks; returns whether any ran.
   bool deliver(bool polled);
-  std::unique_ptr<Pending> take_pending_locked();
-  bool start_op_locked(std::unique_ptr<Pending> p, uint64_t epoch);
-  // Loop thread, inside a plug(): true if the operation goes to staged_ (filled by `fill`).
-  template <typename Fill>
-  bool stage(uint64_t epoch, bool* accepted, Fill&& fill);
+  // A Pending from the pools (the loop thread's without a lock), or a new one.
+  Pending* take_pending();
+  Pending* take_pending_locked();
+  // Loop thread: p is done with (its callback ran or it was never started).
+  void recycle(Pending* p);
+  bool start_op_locked(IoRequest* r, uint64_t epoch);
+  // Loop thread, inside a plug(): true if r went to staged_ (accepted or not).
+  bool stage(IoRequest* r, uint64_t epoch, bool* accepted);
   // Loop thread: hands staged_ to the engine under one lock (the last unplug()).
   void flush_staged();
 
@@ -167,16 +192,19 @@ class AsyncIo {
   // The loop thread's own batch (see plug()): touched only on the loop thread, so no lock.
   // Only one thread drives a loop, and on_loop_thread() is checked before these are looked at.
   unsigned local_plugged_ = 0;
-  std::vector<std::unique_ptr<Pending>> staged_;
-  std::vector<std::unique_ptr<Pending>> local_free_;  // refilled from free_pending_ at flush
+  std::vector<IoRequest*> staged_;
+  std::vector<Pending*> local_free_;  // loop thread: idle Pendings
   std::vector<Completion> completed_;
   std::vector<Completion> spare_;  // completed_'s twin, swapped in to keep its capacity
   std::atomic<bool> completed_waiting_{false};
-  std::vector<std::unique_ptr<Pending>> free_pending_;
+  // Every Pending ever made (bounded by the operations in flight at once), and the idle ones
+  // other threads take from (under mutex_).
+  std::vector<std::unique_ptr<Pending>> pendings_;
+  std::vector<Pending*> free_pending_;
 };
 
 // Runs one operation synchronously with the matching system call (preadv, pwritev, fdatasync,
 // fallocate); returns its result like a completion (-errno on failure).
-int64_t run_io_op(const IoOp& op);
+int64_t run_io_op(const IoRequest& r);
 
 }  // namespace tandem

@@ -57,11 +57,19 @@ struct RawDriver::Request {
 };
 
 struct RawDriver::Transfer : IovTransfer {
+  // The system call in flight, handed to the engine as it is (no copy of the buffer list).
+  struct Step final : IoRequest {
+    RawDriver* driver = nullptr;
+    Transfer* transfer = nullptr;
+    void complete(int64_t result) override { driver->transfer_done(transfer, result); }
+  };
+
   IoOp::Kind kind = IoOp::Kind::kRead;
   uint64_t epoch = 0;
   Then then;           // runs at the end, or...
   BlockCallback done;  // ...ends a request of its own (direct_transfer)
   bool local = false;  // belongs to the loop thread's pool (fixed at creation)
+  Step step;
 };
 
 std::unique_ptr<RawDriver> RawDriver::open(const std::string& path, const Options& options,
@@ -104,7 +112,7 @@ std::shared_ptr<RawDriver::Request> RawDriver::start(Kind kind, uint64_t offset,
   req->iov.assign(iov.begin(), iov.end());
   req->done = std::move(done);
   req->epoch = io_->epoch();
-  ++in_flight_;
+  in_flight_.start(io_->on_loop_thread());
   return req;
 }
 
@@ -113,7 +121,7 @@ void RawDriver::finish(const std::shared_ptr<Request>& req, int result) {
   BlockCallback done = std::move(req->done);
   req->bounce.reset();
   done(result);
-  --in_flight_;
+  in_flight_.finish();
 }
 
 void RawDriver::finish_later(const std::shared_ptr<Request>& req, int result) {
@@ -125,7 +133,7 @@ void RawDriver::finish_later(const std::shared_ptr<Request>& req, int result) {
 void RawDriver::read(uint64_t offset, std::span<const iovec> iov, BlockCallback done) {
   auto total = iov_total(iov);
   if (total && *total > 0 && in_range(offset, *total) && !needs_bounce(offset, *total, iov)) {
-    return direct_transfer(IoOp::Kind::kRead, offset, iov, std::move(done));
+    return direct_transfer(IoOp::Kind::kRead, offset, iov, *total, std::move(done));
   }
   auto req = start(Kind::kRead, offset, total.value_or(UINT64_MAX), iov, std::move(done));
   if (!total || !in_range(offset, *total)) return finish_later(req, -EINVAL);
@@ -137,7 +145,7 @@ void RawDriver::write(uint64_t offset, std::span<const iovec> iov, BlockCallback
   auto total = iov_total(iov);
   // Without O_DIRECT writes need no ordering among themselves (begin_modify).
   if (!read_only_ && !direct_ && total && *total > 0 && in_range(offset, *total)) {
-    return direct_transfer(IoOp::Kind::kWrite, offset, iov, std::move(done));
+    return direct_transfer(IoOp::Kind::kWrite, offset, iov, *total, std::move(done));
   }
   auto req = start(Kind::kWrite, offset, total.value_or(UINT64_MAX), iov, std::move(done));
   if (read_only_) return finish_later(req, -EROFS);
@@ -223,7 +231,7 @@ bool RawDriver::needs_bounce(const Request& req) const {
 void RawDriver::read_write(const std::shared_ptr<Request>& req, Then then) {
   if (!needs_bounce(*req)) {
     IoOp::Kind kind = req->kind == Kind::kRead ? IoOp::Kind::kRead : IoOp::Kind::kWrite;
-    transfer(kind, req->offset, req->iov, req->epoch, std::move(then));
+    transfer(kind, req->offset, req->iov, req->length, req->epoch, std::move(then));
     return;
   }
   uint64_t a = file_.offset_align;
@@ -253,22 +261,24 @@ void RawDriver::bounce_chunk(const std::shared_ptr<Request>& req, Then then) {
   };
 
   if (req->kind == Kind::kRead) {
-    transfer(IoOp::Kind::kRead, c0, {&bounce, 1}, req->epoch, [this, req, c0, lo, hi, next](int r) {
-      if (r < 0) return next(r);
-      // Guest buffers are written only while the request is still wanted.
-      bool copied = io_->run_if_current(req->epoch, [&] {
-        copy_to_iov(req->iov, lo - req->offset, req->bounce.get() + (lo - c0), hi - lo);
-      });
-      next(copied ? 0 : -ECANCELED);
-    });
+    transfer(IoOp::Kind::kRead, c0, {&bounce, 1}, bounce.iov_len, req->epoch,
+             [this, req, c0, lo, hi, next](int r) {
+               if (r < 0) return next(r);
+               // Guest buffers are written only while the request is still wanted.
+               bool copied = io_->run_if_current(req->epoch, [&] {
+                 copy_to_iov(req->iov, lo - req->offset, req->bounce.get() + (lo - c0), hi - lo);
+               });
+               next(copied ? 0 : -ECANCELED);
+             });
     return;
   }
   if (lo == c0 && hi == c1) return bounce_write_fill(req, c0, c1, next);
   // Partial block(s) at an end: read the chunk first so the bytes around ours survive.
-  transfer(IoOp::Kind::kRead, c0, {&bounce, 1}, req->epoch, [this, req, c0, c1, next](int r) {
-    if (r < 0) return next(r);
-    bounce_write_fill(req, c0, c1, next);
-  });
+  transfer(IoOp::Kind::kRead, c0, {&bounce, 1}, bounce.iov_len, req->epoch,
+           [this, req, c0, c1, next](int r) {
+             if (r < 0) return next(r);
+             bounce_write_fill(req, c0, c1, next);
+           });
 }
 
 void RawDriver::bounce_write_fill(const std::shared_ptr<Request>& req, uint64_t c0, uint64_t c1,
@@ -276,11 +286,12 @@ void RawDriver::bounce_write_fill(const std::shared_ptr<Request>& req, uint64_t 
   uint64_t lo = std::max(c0, req->offset), hi = std::min(c1, req->offset + req->length);
   copy_from_iov(req->iov, lo - req->offset, req->bounce.get() + (lo - c0), hi - lo);
   iovec bounce{req->bounce.get(), c1 - c0};
-  transfer(IoOp::Kind::kWrite, c0, {&bounce, 1}, req->epoch, std::move(then));
+  transfer(IoOp::Kind::kWrite, c0, {&bounce, 1}, bounce.iov_len, req->epoch, std::move(then));
 }
 
 RawDriver::Transfer* RawDriver::new_transfer(IoOp::Kind kind, uint64_t offset,
-                                             std::span<const iovec> iov, uint64_t epoch) {
+                                             std::span<const iovec> iov, uint64_t total,
+                                             uint64_t epoch) {
   // The loop thread (a device handling its queue, a step that follows a completion) has a pool
   // of its own and takes no lock; other threads share the locked one. A transfer always goes
   // back to the pool it came from (transfer_end, on the loop thread), so both stay bounded by
@@ -299,6 +310,8 @@ RawDriver::Transfer* RawDriver::new_transfer(IoOp::Kind kind, uint64_t offset,
       transfers_.push_back(std::make_unique<Transfer>());
       t = transfers_.back().get();
       t->local = local;
+      t->step.driver = this;
+      t->step.transfer = t;
     }
   }
   t->kind = kind;
@@ -306,22 +319,22 @@ RawDriver::Transfer* RawDriver::new_transfer(IoOp::Kind kind, uint64_t offset,
   t->iov.assign(iov.begin(), iov.end());  // keeps the pooled vector's capacity
   t->index = 0;
   t->skip = 0;
-  t->remaining = iov_total(iov).value_or(0);
+  t->remaining = total;
   t->epoch = epoch;
   return t;
 }
 
 void RawDriver::transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov,
-                         uint64_t epoch, Then then) {
-  Transfer* t = new_transfer(kind, offset, iov, epoch);
+                         uint64_t total, uint64_t epoch, Then then) {
+  Transfer* t = new_transfer(kind, offset, iov, total, epoch);
   t->then = std::move(then);
   transfer_step(t);
 }
 
 void RawDriver::direct_transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov,
-                                BlockCallback done) {
-  ++in_flight_;
-  Transfer* t = new_transfer(kind, offset, iov, io_->epoch());
+                                uint64_t total, BlockCallback done) {
+  Transfer* t = new_transfer(kind, offset, iov, total, io_->epoch());
+  in_flight_.start(t->local);  // a transfer of the loop thread's pool is taken on that thread
   t->done = std::move(done);
   transfer_step(t);
 }
@@ -340,13 +353,19 @@ void RawDriver::transfer_end(Transfer* t, int result) {
   }
   if (then) return then(result);
   done(result);
-  --in_flight_;
+  in_flight_.finish();
 }
 
 void RawDriver::transfer_step(Transfer* t) {
   // Resuming a short transfer, or more buffers than one system call takes: the rest.
-  if (!io_->submit_rw(t->kind, file_.fd.get(), t->offset, t->rest(AsyncIo::kMaxIov), t->epoch,
-                      [this, t](int64_t r) { transfer_done(t, r); })) {
+  std::span<const iovec> iov = t->rest(AsyncIo::kMaxIov);
+  Transfer::Step& step = t->step;
+  step.kind = t->kind;
+  step.fd = file_.fd.get();
+  step.offset = t->offset;
+  step.iov = iov.data();
+  step.iov_count = iov.size();
+  if (!io_->submit(&step, t->epoch)) {
     // Cancelled: end it from the loop, as a completion would.
     io_->defer([this, t] { transfer_end(t, -ECANCELED); });
   }

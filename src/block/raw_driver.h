@@ -22,6 +22,7 @@
 #include "block/async_io.h"
 #include "block/block_driver.h"
 #include "block/block_options.h"
+#include "block/in_flight_counter.h"
 #include "block/raw_file.h"
 
 namespace tandem {
@@ -69,7 +70,7 @@ class RawDriver final : public BlockDriver {
   void discard(uint64_t offset, uint64_t length, BlockCallback done) override;
   void write_zeroes(uint64_t offset, uint64_t length, bool may_unmap, BlockCallback done) override;
   void cancel_all() override { io_->cancel_all(); }
-  size_t in_flight() const override { return in_flight_.load(); }
+  size_t in_flight() const override { return in_flight_.count(); }
   void plug() override { io_->plug(); }
   void unplug() override { io_->unplug(); }
 
@@ -93,14 +94,15 @@ class RawDriver final : public BlockDriver {
   void bounce_write_fill(const std::shared_ptr<Request>& req, uint64_t c0, uint64_t c1, Then then);
   // Moves bytes between buffers and the file until done or failed, resuming short transfers;
   // then runs `then`. Transfers come from a pool (no allocation per request).
-  void transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov, uint64_t epoch,
-                Then then);
+  void transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov, uint64_t total,
+                uint64_t epoch, Then then);
   // The common case, a read or write the host takes as it is (no bounce buffer, no ordering):
   // one transfer that ends the request itself, with no Request object.
-  void direct_transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov,
+  void direct_transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov, uint64_t total,
                        BlockCallback done);
+  // `total`: the bytes `iov` holds.
   Transfer* new_transfer(IoOp::Kind kind, uint64_t offset, std::span<const iovec> iov,
-                         uint64_t epoch);
+                         uint64_t total, uint64_t epoch);
   void transfer_step(Transfer* t);
   void transfer_done(Transfer* t, int64_t result);
   void transfer_end(Transfer* t, int result);
@@ -118,7 +120,7 @@ class RawDriver final : public BlockDriver {
   CacheMode cache_;
   bool read_only_;
   bool direct_;
-  std::atomic<size_t> in_flight_{0};
+  InFlightCounter in_flight_;
   std::atomic<bool> zero_range_works_{true};
 
   std::mutex order_mutex_;

@@ -30,14 +30,14 @@ ThreadPoolIo::~ThreadPoolIo() {
   for (std::thread& t : threads_) t.join();
 }
 
-void ThreadPoolIo::start_locked(std::unique_ptr<Pending> p) {
-  queue_.push_back(std::move(p));
+void ThreadPoolIo::start_locked(IoRequest* r) {
+  queue_.push_back(r);
   work_cv_.notify_one();
 }
 
 void ThreadPoolIo::cancel_locked(std::unique_lock<std::mutex>& lock) {
   while (!queue_.empty()) {
-    finish_locked(std::move(queue_.front()), -ECANCELED);
+    finish_locked(queue_.front(), -ECANCELED);
     queue_.pop_front();
   }
   idle_cv_.wait(lock, [this] { return running_ == 0; });
@@ -48,14 +48,14 @@ void ThreadPoolIo::worker() {
   for (;;) {
     work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
-    std::unique_ptr<Pending> p = std::move(queue_.front());
+    IoRequest* r = queue_.front();
     queue_.pop_front();
     ++running_;
     lock.unlock();
-    int64_t result = run_io_op(p->op);
+    int64_t result = run_io_op(*r);
     lock.lock();
     --running_;
-    finish_locked(std::move(p), result);
+    finish_locked(r, result);
     if (running_ == 0) idle_cv_.notify_all();
     wake();
   }

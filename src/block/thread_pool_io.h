@@ -20,7 +20,7 @@ class ThreadPoolIo final : public AsyncIo {
   const char* name() const override { return "threads"; }
 
  private:
-  void start_locked(std::unique_ptr<Pending> p) override;
+  void start_locked(IoRequest* r) override;
   void reap_locked() override {}  // workers finish operations themselves
   void cancel_locked(std::unique_lock<std::mutex>& lock) override;
 
@@ -28,7 +28,7 @@ class ThreadPoolIo final : public AsyncIo {
 
   std::condition_variable work_cv_;  // queue_ gained an operation, or stopping_
   std::condition_variable idle_cv_;  // running_ dropped
-  std::deque<std::unique_ptr<Pending>> queue_;
+  std::deque<IoRequest*> queue_;
   unsigned running_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;

@@ -35,12 +35,12 @@ UringIo::~UringIo() {
   io_uring_queue_exit(&ring_);
 }
 
-void UringIo::start_locked(std::unique_ptr<Pending> p) {
+void UringIo::start_locked(IoRequest* r) {
   if (in_kernel_ >= capacity_ || !backlog_.empty()) {
-    backlog_.push_back(std::move(p));
+    backlog_.push_back(r);
     return;
   }
-  issue_locked(std::move(p));
+  issue_locked(r);
   if (!plugged_locked()) submit_ring_locked();
 }
 
@@ -56,44 +56,42 @@ bool UringIo::engine_has_completions() const {
   return head != tail;
 }
 
-void UringIo::issue_locked(std::unique_ptr<Pending> p) {
+void UringIo::issue_locked(IoRequest* r) {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (!sqe) {
     // Cannot happen while in_kernel_ <= capacity_ and every SQE is submitted at once; keep the
     // operation for later rather than lose it.
-    backlog_.push_front(std::move(p));
+    backlog_.push_front(r);
     return;
   }
-  const IoOp& op = p->op;
-  switch (op.kind) {
-    // One buffer (a 4 KiB guest read, say): the plain READ/WRITE opcodes (Linux 5.6), which
-    // spare the kernel importing an iovec array for every request.
+  // One buffer (a 4 KiB guest read, say): the plain READ/WRITE opcodes (Linux 5.6), which spare
+  // the kernel importing an iovec array for every request.
+  const bool one_buffer = plain_rw_ && r->iov_count == 1 && r->iov[0].iov_len <= UINT32_MAX;
+  switch (r->kind) {
     case IoOp::Kind::kRead:
-      if (plain_rw_ && op.iov.size() == 1 && op.iov[0].iov_len <= UINT32_MAX) {
-        io_uring_prep_read(sqe, op.fd, op.iov[0].iov_base, static_cast<unsigned>(op.iov[0].iov_len),
-                           op.offset);
+      if (one_buffer) {
+        io_uring_prep_read(sqe, r->fd, r->iov[0].iov_base, static_cast<unsigned>(r->iov[0].iov_len),
+                           r->offset);
       } else {
-        io_uring_prep_readv(sqe, op.fd, op.iov.data(), static_cast<unsigned>(op.iov.size()),
-                            op.offset);
+        io_uring_prep_readv(sqe, r->fd, r->iov, static_cast<unsigned>(r->iov_count), r->offset);
       }
       break;
     case IoOp::Kind::kWrite:
-      if (plain_rw_ && op.iov.size() == 1 && op.iov[0].iov_len <= UINT32_MAX) {
-        io_uring_prep_write(sqe, op.fd, op.iov[0].iov_base,
-                            static_cast<unsigned>(op.iov[0].iov_len), op.offset);
+      if (one_buffer) {
+        io_uring_prep_write(sqe, r->fd, r->iov[0].iov_base,
+                            static_cast<unsigned>(r->iov[0].iov_len), r->offset);
       } else {
-        io_uring_prep_writev(sqe, op.fd, op.iov.data(), static_cast<unsigned>(op.iov.size()),
-                             op.offset);
+        io_uring_prep_writev(sqe, r->fd, r->iov, static_cast<unsigned>(r->iov_count), r->offset);
       }
       break;
     case IoOp::Kind::kFdatasync:
-      io_uring_prep_fsync(sqe, op.fd, IORING_FSYNC_DATASYNC);
+      io_uring_prep_fsync(sqe, r->fd, IORING_FSYNC_DATASYNC);
       break;
     case IoOp::Kind::kFallocate:
-      io_uring_prep_fallocate(sqe, op.fd, op.mode, op.offset, op.length);
+      io_uring_prep_fallocate(sqe, r->fd, r->mode, r->offset, r->length);
       break;
   }
-  io_uring_sqe_set_data(sqe, p.release());
+  io_uring_sqe_set_data(sqe, r);
   ++in_kernel_;
 }
 
@@ -110,11 +108,11 @@ void UringIo::submit_ring_locked() {
 }
 
 void UringIo::complete_cqe_locked(io_uring_cqe* cqe) {
-  std::unique_ptr<Pending> p(static_cast<Pending*>(io_uring_cqe_get_data(cqe)));
+  auto* r = static_cast<IoRequest*>(io_uring_cqe_get_data(cqe));
   int64_t result = cqe->res;
   io_uring_cqe_seen(&ring_, cqe);
   --in_kernel_;
-  finish_locked(std::move(p), result);
+  finish_locked(r, result);
 }
 
 void UringIo::reap_locked() {
@@ -122,9 +120,9 @@ void UringIo::reap_locked() {
   while (io_uring_peek_cqe(&ring_, &cqe) == 0) complete_cqe_locked(cqe);
   bool issued = false;
   while (!backlog_.empty() && in_kernel_ < capacity_) {
-    std::unique_ptr<Pending> p = std::move(backlog_.front());
+    IoRequest* r = backlog_.front();
     backlog_.pop_front();
-    issue_locked(std::move(p));
+    issue_locked(r);
     issued = true;
   }
   if (issued || io_uring_sq_ready(&ring_) > 0) submit_ring_locked();
@@ -132,7 +130,7 @@ void UringIo::reap_locked() {
 
 void UringIo::cancel_locked(std::unique_lock<std::mutex>&) {
   while (!backlog_.empty()) {
-    finish_locked(std::move(backlog_.front()), -ECANCELED);
+    finish_locked(backlog_.front(), -ECANCELED);
     backlog_.pop_front();
   }
   // Operations in the kernel cannot be taken back from a regular file; wait for them. The lock

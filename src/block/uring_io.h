@@ -22,13 +22,13 @@ class UringIo final : public AsyncIo {
   const char* name() const override { return "io_uring"; }
 
  private:
-  void start_locked(std::unique_ptr<Pending> p) override;
+  void start_locked(IoRequest* r) override;
   void reap_locked() override;
   void cancel_locked(std::unique_lock<std::mutex>& lock) override;
   void flush_locked() override;
   bool engine_has_completions() const override;
 
-  void issue_locked(std::unique_ptr<Pending> p);
+  void issue_locked(IoRequest* r);
   void submit_ring_locked();
   void complete_cqe_locked(io_uring_cqe* cqe);
 
@@ -36,7 +36,7 @@ class UringIo final : public AsyncIo {
   unsigned capacity_;
   unsigned in_kernel_ = 0;
   bool plain_rw_ = false;  // the kernel has IORING_OP_READ/WRITE (single-buffer operations)
-  std::deque<std::unique_ptr<Pending>> backlog_;
+  std::deque<IoRequest*> backlog_;
 };
 
 }  // namespace tandem
