@@ -228,20 +228,27 @@ void VirtioBlk::handle(Virtqueue& queue, Request* req) {
       if (len % kSectorSize != 0 || !in_range(h.sector, len / kSectorSize)) {
         return finish_now(queue, req, kStatusIoErr, is_read ? clamp32(request.writable_bytes) : 1);
       }
-      if (is_read) {
-        slice(request.writable, 0, len, req->data);
+      // The data buffers: as the driver laid them out when, as Linux's does, it gave the header
+      // and the status byte descriptors of their own (no copy); else the bytes in between.
+      std::span<const iovec> data;
+      if (is_read && request.writable.back().iov_len == 1) {
+        data = std::span(request.writable).first(request.writable.size() - 1);
+      } else if (!is_read && request.readable.front().iov_len == sizeof h) {
+        data = std::span(request.readable).subspan(1);
       } else {
-        slice(request.readable, sizeof h, len, req->data);
+        slice(is_read ? request.writable : request.readable, is_read ? 0 : sizeof h, len,
+              req->data);
+        data = req->data;
       }
       req->written = is_read ? clamp32(request.writable_bytes) : 1;
       uint64_t offset = h.sector * kSectorSize;
       // The callbacks capture two pointers: std::function keeps them inline (no allocation).
       if (is_read) {
-        driver_->read(offset, req->data,
+        driver_->read(offset, data,
                       [this, req](int r) { finish_async(req, r == 0 ? kStatusOk : kStatusIoErr); });
         return;
       }
-      driver_->write(offset, req->data, [this, req](int r) {
+      driver_->write(offset, data, [this, req](int r) {
         if (r != 0 || !writethrough()) {
           return finish_async(req, r == 0 ? kStatusOk : kStatusIoErr);
         }

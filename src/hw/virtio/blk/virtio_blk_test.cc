@@ -223,6 +223,28 @@ TEST_P(VirtioBlkTest, IndirectChainsAndStatusSharingTheDataBuffer) {
   EXPECT_EQ(rig.ram.load<uint8_t>(buf + 512), VirtioBlk::kStatusOk);
 }
 
+TEST_P(VirtioBlkTest, HeaderSharingItsBufferWithWriteData) {
+  MAKE_RIG(rig);
+  ASSERT_TRUE(rig.init());
+  // One readable buffer: the 16-byte header, then 512 bytes of data; then 512 more in a second
+  // buffer, and the status byte.
+  uint64_t buf = rig.data(16 + 512, 0x5a);
+  rig.ram.store<uint32_t>(buf, VirtioBlk::kTypeOut);
+  rig.ram.store<uint32_t>(buf + 4, 0);
+  rig.ram.store<uint64_t>(buf + 8, 4);
+  uint64_t more = rig.data(512, 0xa5);
+  uint64_t st = rig.status_byte();
+  rig.driver->add_chain(0, {{buf, 16 + 512, false}, {more, 512, false}, {st, 1, true}});
+  rig.driver->kick(0);
+  ASSERT_TRUE(rig.wait_used());
+  EXPECT_EQ(rig.ram.load<uint8_t>(st), VirtioBlk::kStatusOk);
+  std::vector<uint8_t> want(512, 0x5a);
+  want.resize(1024, 0xa5);
+  EXPECT_EQ(rig.img.contents(4 * 512, 1024), want);
+  EXPECT_EQ(rig.img.contents(3 * 512, 512), pattern(3 * 512, 512));
+  EXPECT_EQ(rig.img.contents(6 * 512, 512), pattern(6 * 512, 512));
+}
+
 TEST_P(VirtioBlkTest, ManyRequestsInFlightCompleteOutOfOrder) {
   MAKE_RIG(rig);
   ASSERT_TRUE(rig.init(1, 128));  // 40 chains of 3 descriptors
