@@ -30,6 +30,7 @@
 #include "base/event_loop.h"
 #include "bench/common/host_clock.h"
 #include "bench/common/median.h"
+#include "bench/common/xorshift.h"
 #include "block/raw_driver.h"
 #include "hw/virtio/blk/virtio_blk.h"
 #include "hw/virtio/test_driver.h"
@@ -42,6 +43,7 @@ namespace {
 using namespace tandem;
 using tandem::bench::median;
 using tandem::bench::now_ns;
+using tandem::bench::xorshift;
 
 constexpr uint64_t kBlock = 4096;
 constexpr uint64_t kRamBase = 0x40000000;
@@ -65,14 +67,6 @@ struct RoundTime {
   double ns = 0;       // wall time per request
   double user_ns = 0;  // user-mode CPU time per request
 };
-
-uint64_t xorshift(uint64_t* s) {
-  uint64_t x = *s;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return *s = x;
-}
 
 struct Options {
   uint64_t image_mb = 512;

@@ -39,6 +39,7 @@
 
 #include "bench/common/host_clock.h"
 #include "bench/common/median.h"
+#include "bench/common/xorshift.h"
 #include "tests/integration/run_command.h"
 
 namespace {
@@ -46,6 +47,7 @@ namespace {
 using tandem::bench::host_tsc_khz;
 using tandem::bench::median;
 using tandem::bench::now_ns;
+using tandem::bench::xorshift;
 
 std::vector<std::string> g_temp_files;  // removed on every exit path
 
@@ -75,14 +77,6 @@ std::map<std::string, Result> parse_guest(const std::string& console) {
     }
   }
   return r;
-}
-
-uint64_t xorshift(uint64_t* s) {
-  uint64_t x = *s;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return *s = x;
 }
 
 // The guest's loop (virtio_bench.c run_one) with io_uring on the host: keep `qd` requests in

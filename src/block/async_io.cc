@@ -171,29 +171,24 @@ bool AsyncIo::submit(IoRequest* r, uint64_t epoch) {
 
 bool AsyncIo::submit(IoOp op, uint64_t epoch, IoDone done) {
   Pending* p = take_pending();
-  p->kind = op.kind;
-  p->fd = op.fd;
-  p->offset = op.offset;
-  p->length = op.length;
-  p->mode = op.mode;
   p->buffers = std::move(op.iov);
-  p->iov = p->buffers.data();
-  p->iov_count = p->buffers.size();
-  p->done = std::move(done);
-  if (submit(p, epoch)) return true;
-  recycle(p);
-  return false;
+  return submit_pending(p, op.kind, op.fd, op.offset, op.length, op.mode, epoch, std::move(done));
 }
 
 bool AsyncIo::submit_rw(IoOp::Kind kind, int fd, uint64_t offset, std::span<const iovec> iov,
                         uint64_t epoch, IoDone done) {
   Pending* p = take_pending();
+  p->buffers.assign(iov.begin(), iov.end());  // keeps the pooled vector's capacity
+  return submit_pending(p, kind, fd, offset, 0, 0, epoch, std::move(done));
+}
+
+bool AsyncIo::submit_pending(Pending* p, IoOp::Kind kind, int fd, uint64_t offset, uint64_t length,
+                             int mode, uint64_t epoch, IoDone done) {
   p->kind = kind;
   p->fd = fd;
   p->offset = offset;
-  p->length = 0;
-  p->mode = 0;
-  p->buffers.assign(iov.begin(), iov.end());  // keeps the pooled vector's capacity
+  p->length = length;
+  p->mode = mode;
   p->iov = p->buffers.data();
   p->iov_count = p->buffers.size();
   p->done = std::move(done);

@@ -176,6 +176,9 @@ class AsyncIo {
   Pending* take_pending_locked();
   // Loop thread: p is done with (its callback ran or it was never started).
   void recycle(Pending* p);
+  // Fills p (its buffers already in place) and submits it; gives it back if refused.
+  bool submit_pending(Pending* p, IoOp::Kind kind, int fd, uint64_t offset, uint64_t length,
+                      int mode, uint64_t epoch, IoDone done);
   bool start_op_locked(IoRequest* r, uint64_t epoch);
   // Loop thread, inside a plug(): true if r went to staged_ (accepted or not).
   bool stage(IoRequest* r, uint64_t epoch, bool* accepted);
