@@ -4,7 +4,7 @@
 // Requests finish on the driver's loop thread only (BlockDriver's contract), and most start
 // there too: those counts have a single writer each and need plain stores. Requests started on
 // other threads go to a shared counter with an atomic add. count() may be called anywhere: it
-// reads the finish count first, so it never sees more finishes than starts.
+// returns a value the count really had while it ran.
 #pragma once
 
 #include <atomic>
@@ -26,9 +26,19 @@ class InFlightCounter {
   // On the loop thread.
   void finish() { bump(finished_); }
   size_t count() const {
-    const uint64_t finished = finished_.load(std::memory_order_acquire);
-    return static_cast<size_t>(loop_started_.load(std::memory_order_acquire) +
-                               other_started_.load(std::memory_order_acquire) - finished);
+    // The three counters cannot be read at one instant. Read the finishes before and after the
+    // starts: if no request finished meanwhile, the result lies between the true counts at the
+    // first and the last read (starts only grow), so it is one the counter really had on the
+    // way. The loop thread finishes a request every few hundred nanoseconds at most, and this is
+    // read seldom (tests, draining), so the retry ends at once.
+    for (;;) {
+      const uint64_t finished = finished_.load(std::memory_order_acquire);
+      const uint64_t started = loop_started_.load(std::memory_order_acquire) +
+                               other_started_.load(std::memory_order_acquire);
+      if (finished_.load(std::memory_order_acquire) == finished) {
+        return static_cast<size_t>(started - finished);
+      }
+    }
   }
 
  private:

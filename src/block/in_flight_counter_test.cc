@@ -23,9 +23,11 @@ TEST(InFlightCounter, CountsStartsFromBothSidesAndFinishes) {
   EXPECT_EQ(c.count(), 0u);
 }
 
-TEST(InFlightCounter, ReadersNeverSeeMoreFinishesThanStarts) {
+TEST(InFlightCounter, ReadersSeeOnlyCountsThatWereTrue) {
   // Other threads start requests and hand them to the "loop thread" (this one), which starts
-  // its own too and finishes everything; a reader watches the count meanwhile.
+  // and finishes many of its own too and finishes everything; a reader watches the count
+  // meanwhile. The true count never exceeds what the starters handed over plus one; a reader
+  // that mixed old finishes with new starts would see far more (or wrap below zero).
   constexpr int kPerThread = 20000;
   InFlightCounter c;
   std::atomic<int> handed{0};
@@ -59,7 +61,6 @@ TEST(InFlightCounter, ReadersNeverSeeMoreFinishesThanStarts) {
   done = true;
   reader.join();
   EXPECT_EQ(c.count(), 0u);
-  // An underflow would show as a count near SIZE_MAX.
   EXPECT_LE(worst.load(), static_cast<size_t>(2 * kPerThread + 1));
 }
 
