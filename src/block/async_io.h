@@ -55,7 +55,8 @@ using IoDone = std::function<void(int64_t result)>;
 // its own (a transfer that resumes short reads, say) hands the engine instead of an IoOp and a
 // callback, so that the hot path copies no buffer list, takes nothing from a pool and builds no
 // std::function. The fields must stay as they are, and the object alive, from submit() until
-// complete() has run (or cancel_all() has returned, or the engine is gone).
+// complete() has run or the engine is gone (after cancel_all() the operation no longer touches
+// its buffers, but complete() still comes, with its result or -ECANCELED).
 class IoRequest {
  public:
   IoOp::Kind kind = IoOp::Kind::kRead;
@@ -167,6 +168,7 @@ class AsyncIo {
 
  private:
   using Completion = std::pair<IoRequest*, int64_t>;
+
   void on_event();  // loop thread
   bool poll();      // loop thread (the poller)
   // Loop thread: reaps and runs callbacks; returns whether any ran.
@@ -174,7 +176,8 @@ class AsyncIo {
   // A Pending from the pools (the loop thread's without a lock), or a new one.
   Pending* take_pending();
   Pending* take_pending_locked();
-  // Loop thread: p is done with (its callback ran or it was never started).
+  // p is done with (its callback ran, or submit refused it): back to the list it came from.
+  // The loop thread's own Pendings are taken and given back on that thread only.
   void recycle(Pending* p);
   // Fills p (its buffers already in place) and submits it; gives it back if refused.
   bool submit_pending(Pending* p, IoOp::Kind kind, int fd, uint64_t offset, uint64_t length,
