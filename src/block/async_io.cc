@@ -77,8 +77,18 @@ bool AsyncIo::on_loop_thread() const {
   return loop_.on_loop_thread();
 }
 
-AsyncIo::Pending* AsyncIo::take_pending_locked() {
-  if (!free_pending_.empty()) {
+AsyncIo::Pending* AsyncIo::take_pending() {
+  // The loop thread (a device handling its queue, a step after a completion) has a list of its
+  // own and takes no lock; other threads share the locked one. A Pending always goes back to
+  // the list it came from (recycle), so each stays bounded by what its threads have in flight.
+  const bool local = loop_.on_loop_thread();
+  if (local && !local_free_.empty()) {
+    Pending* p = local_free_.back();
+    local_free_.pop_back();
+    return p;
+  }
+  std::lock_guard lock(mutex_);
+  if (!local && !free_pending_.empty()) {
     Pending* p = free_pending_.back();
     free_pending_.pop_back();
     return p;
@@ -86,27 +96,7 @@ AsyncIo::Pending* AsyncIo::take_pending_locked() {
   pendings_.push_back(std::make_unique<Pending>());
   Pending* p = pendings_.back().get();
   p->owner = this;
-  return p;
-}
-
-AsyncIo::Pending* AsyncIo::take_pending() {
-  // The loop thread (a device handling its queue, a step after a completion) has a list of its
-  // own and takes no lock; other threads share the locked one. A Pending always goes back to
-  // the list it came from (recycle), so each stays bounded by what its threads have in flight.
-  if (!loop_.on_loop_thread()) {
-    std::lock_guard lock(mutex_);
-    return take_pending_locked();
-  }
-  if (!local_free_.empty()) {
-    Pending* p = local_free_.back();
-    local_free_.pop_back();
-    return p;
-  }
-  std::lock_guard lock(mutex_);
-  pendings_.push_back(std::make_unique<Pending>());
-  Pending* p = pendings_.back().get();
-  p->owner = this;
-  p->local = true;
+  p->local = local;
   return p;
 }
 

@@ -175,7 +175,6 @@ class AsyncIo {
   bool deliver(bool polled);
   // A Pending from the pools (the loop thread's without a lock), or a new one.
   Pending* take_pending();
-  Pending* take_pending_locked();
   // p is done with (its callback ran, or submit refused it): back to the list it came from.
   // The loop thread's own Pendings are taken and given back on that thread only.
   void recycle(Pending* p);
