@@ -172,7 +172,7 @@ bool Virtqueue::load_avail_idx(uint16_t* out) {
 
 uint16_t Virtqueue::available() {
   if (!ready_ || failed()) return 0;
-  uint16_t idx;
+  uint16_t idx = 0;
   if (!load_avail_idx(&idx)) return 0;
   return static_cast<uint16_t>(idx - last_avail_idx_);
 }
