@@ -955,6 +955,12 @@ void Emitter::emit_op(const Op& op) {
     case Opc::kCall:
       emit_call(op);
       break;
+    case Opc::kFence:
+      // A locked no-op on the stack: a full barrier like mfence, cheaper on most cores (QEMU's
+      // choice too). It does not touch the flags' users: nothing is live in flags between ops.
+      lock();
+      or_(dword[rsp], 0);
+      break;
     case Opc::kLabel:
       sync_live();
       drop_regs(~0u, true);

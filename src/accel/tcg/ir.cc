@@ -156,6 +156,7 @@ bool op_is_pure(const Op& op) {
     case Opc::kLr:
     case Opc::kSc:
     case Opc::kCall:
+    case Opc::kFence:
     case Opc::kLabel:
     case Opc::kBr:
     case Opc::kBrcond:

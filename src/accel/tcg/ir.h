@@ -102,6 +102,7 @@ enum class ExitCode : uint32_t {
   X(kLr, "lr")       /* d = guest[a] (aux = MemOp, signed), and reserve it in CpuState */        \
   X(kSc, "sc")       /* d = 0 and guest[a] = b if still reserved, else d = 1 */                  \
   X(kCall, "call")   /* d = helper(imm)(env?, a, b, c); aux = CallFlags */                       \
+  X(kFence, "fence") /* host barrier: earlier stores visible before later loads */               \
   X(kLabel, "label") /* imm = label id */                                                        \
   X(kBr, "br")                                                                                   \
   X(kBrcond, "brcond")              /* if (a cond b) goto label imm */                           \

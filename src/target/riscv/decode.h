@@ -118,6 +118,19 @@ struct DecodedInsn {
   uint32_t expanded = 0;  // the 32-bit equivalent (== raw for 32-bit instructions)
 };
 
+// Whether a FENCE orders earlier stores before later loads (predecessor set W or O, successor
+// set R or I). x86 keeps every other pair of accesses in order (TSO) but lets a load pass an
+// earlier store to another address, so these fences alone need a host barrier: without it a
+// guest's `fence rw,rw` between "publish" and "check" (virtio's used_event and used index, a
+// Dekker-style handshake with another thread) can see the other side's old value while the
+// other side sees ours, and both wait. FENCE.TSO (fm = 1000) leaves store -> load unordered.
+inline bool fence_orders_store_load(const DecodedInsn& d) {
+  const unsigned bits = static_cast<unsigned>(d.imm);
+  const unsigned fm = (bits >> 8) & 0xf, pred = (bits >> 4) & 0xf, succ = bits & 0xf;
+  constexpr unsigned kI = 8, kO = 4, kR = 2, kW = 1;
+  return fm != 0b1000 && (pred & (kW | kO)) && (succ & (kR | kI));
+}
+
 // Length in bytes of the instruction whose first 16 bits (lowest addressed) are `low_half`:
 // 2 or 4. Fetch the second half only when this says 4 (it may lie on another page).
 inline unsigned insn_length(uint16_t low_half) {

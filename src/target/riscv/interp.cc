@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <atomic>
 #include <bit>
 #include <cstring>
 #include <memory>
@@ -336,8 +337,11 @@ Step Interpreter::execute(const DecodedInsn& d) {
       set_x(d.rd, static_cast<uint64_t>(wa >> (b & 31)));
       return Step::kNext;
     case Op::kFence:
+      // See fence_orders_store_load: device threads share guest memory.
+      if (fence_orders_store_load(d)) std::atomic_thread_fence(std::memory_order_seq_cst);
+      return Step::kNext;
     case Op::kFenceI:
-      return Step::kNext;  // single hart; fence.i is reported by run()
+      return Step::kNext;  // fence.i is reported by run()
     case Op::kEcall:
       return exit(ExitKind::kEcall, 0);
     case Op::kEbreak:

@@ -97,7 +97,9 @@ bool translate_system(Ctx& c) {
       c.exit_guest(ExitKind::kEbreak, c.pc, false);
       return true;
     case Op::kFence:
-      return true;  // one hart, x86 TSO: nothing to order
+      // Device threads (virtio) and other guest threads see guest memory concurrently.
+      if (fence_orders_store_load(d)) ir.emit({.opc = Opc::kFence});
+      return true;
     case Op::kFenceI:
       c.exit_guest(ExitKind::kFenceI, c.next_pc, true);
       return true;
