@@ -13,7 +13,7 @@
 // blkbench times each phase with the guest's clock_gettime (the guest timer runs in real time
 // under both emulators), stamps every 4 KiB block it writes and checks every block it reads
 // back, and prints its results; this program collects them. Runs alternate between the two;
-// the best of `--runs` counts. T/Q above 1 means Tandem is faster.
+// the best of `--runs` and the median run are printed. T/Q above 1 means Tandem is faster.
 // --formats raw,qcow2 runs every emulator on both a raw image and a fresh qcow2 image of the same
 // size (made by `tandem img create -f qcow2`, default 64 KiB clusters, so the sequential writes
 // allocate clusters as they go) and adds each emulator's qcow2/raw ratios (above 1: qcow2 is
@@ -50,6 +50,7 @@
 #include "base/file_util.h"
 #include "base/unique_fd.h"
 #include "bench/common/guest_process.h"
+#include "bench/common/median.h"
 #include "machine/riscv/default_guest.h"
 #include "machine/riscv/initramfs/initramfs_builder.h"
 
@@ -198,7 +199,7 @@ int main(int argc, char** argv) try {
       std::printf(
           "bench_blk_riscv: virtio-blk I/O inside the Debian riscv64 guest, tandem run vs "
           "qemu-system-riscv64\n"
-          "  --runs N        runs of each, alternating; the best counts (1)\n"
+          "  --runs N        runs of each, alternating; best and median printed (1)\n"
           "  --cache MODE    none (O_DIRECT on the host) or writeback (none)\n"
           "  --size-mib N    MiB written and read sequentially (256)\n"
           "  --image-mib N   size of each fresh raw image (512)\n"
@@ -357,7 +358,7 @@ int main(int argc, char** argv) try {
   std::string formats;
   for (const std::string& f : o.formats) formats += (formats.empty() ? "" : " and ") + f;
   std::printf(
-      "bench_blk_riscv: best of %d, cache=%s, %ld MiB sequential, %ld random reads, %ld threads, "
+      "bench_blk_riscv: %d runs each, cache=%s, %ld MiB sequential, %ld random reads, %ld threads, "
       "%u hart(s), %s RAM, fresh %ld MiB %s image each boot; load %s\n",
       o.runs, o.cache.c_str(), o.size_mib, o.count, o.threads, o.cpus, o.memory.c_str(),
       o.image_mib, formats.c_str(), load.c_str());
@@ -400,15 +401,16 @@ int main(int argc, char** argv) try {
   }
   if (!std::getenv("BENCH_KEEP")) fs::remove_all(work);
 
-  // Higher is better for every row.
-  auto best = [&](const std::string& name, const char* phase) {
-    double b = NAN;
+  // Higher is better for every row: each configuration's best run, or its median run (a single
+  // fast or slow outlier of the host's disk moves the first, not the second).
+  auto summary = [&](const std::string& name, const char* phase, bool use_median) {
+    std::vector<double> values;
     for (const Run& run : runs[name]) {
-      if (!run.ok()) continue;
-      const double v = run.value.at(phase);
-      if (std::isnan(b) || v > b) b = v;
+      if (run.ok()) values.push_back(run.value.at(phase));
     }
-    return b;
+    if (values.empty()) return double{NAN};
+    return use_median ? tandem::bench::median(values)
+                      : *std::max_element(values.begin(), values.end());
   };
   auto ratio = [](double a, double b) {
     return std::isnan(a) || std::isnan(b) || b <= 0 ? std::string("-")
@@ -430,21 +432,26 @@ int main(int argc, char** argv) try {
                         {fmt::format("{}/qcow2", e), fmt::format("{}/raw", e)}});
     }
   }
-  std::string header = fmt::format("{:<22}", "");
-  for (const Config& c : order) header += fmt::format(" {:>12}", c.name);
-  for (const auto& [label, pair] : ratios) header += fmt::format(" {:>9}", label);
-  std::printf("%s\n", header.c_str());
-  for (const Phase& p : kPhases) {
-    const bool iops = std::string(p.name).starts_with("rand");
-    std::string label = p.label;
-    if (std::string(p.name) == "rand-thr") label = fmt::format("rand 4K {} thr", o.threads);
-    label += iops ? " (IOPS)" : " (MB/s)";
-    std::string row = fmt::format("{:<22}", label);
-    for (const Config& c : order) row += fmt::format(" {:>12}", fmt_v(best(c.name, p.name)));
-    for (const auto& [l, pair] : ratios) {
-      row += fmt::format(" {:>9}", ratio(best(pair.first, p.name), best(pair.second, p.name)));
+  for (const bool use_median : {false, true}) {
+    std::string header = fmt::format("{:<22}", use_median ? "median of runs" : "best of runs");
+    for (const Config& c : order) header += fmt::format(" {:>12}", c.name);
+    for (const auto& [label, pair] : ratios) header += fmt::format(" {:>9}", label);
+    std::printf("%s\n", header.c_str());
+    for (const Phase& p : kPhases) {
+      const bool iops = std::string(p.name).starts_with("rand");
+      std::string label = p.label;
+      if (std::string(p.name) == "rand-thr") label = fmt::format("rand 4K {} thr", o.threads);
+      label += iops ? " (IOPS)" : " (MB/s)";
+      std::string row = fmt::format("{:<22}", label);
+      for (const Config& c : order) {
+        row += fmt::format(" {:>12}", fmt_v(summary(c.name, p.name, use_median)));
+      }
+      for (const auto& [l, pair] : ratios) {
+        row += fmt::format(" {:>9}", ratio(summary(pair.first, p.name, use_median),
+                                           summary(pair.second, p.name, use_median)));
+      }
+      std::printf("%s\n", row.c_str());
     }
-    std::printf("%s\n", row.c_str());
   }
   std::printf(
       "(T/Q > 1: tandem is faster; q/r > 1: qcow2 is faster than raw; %s)\n",
