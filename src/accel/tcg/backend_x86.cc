@@ -957,7 +957,7 @@ void Emitter::emit_op(const Op& op) {
       break;
     case Opc::kFence:
       // A locked no-op on the stack: a full barrier like mfence, cheaper on most cores (QEMU's
-      // choice too). It does not touch the flags' users: nothing is live in flags between ops.
+      // choice too). It clobbers the flags, which no op leaves live for the next one.
       lock();
       or_(dword[rsp], 0);
       break;

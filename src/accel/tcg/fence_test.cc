@@ -108,10 +108,15 @@ TEST(FenceTest, TranslatorEmitsABarrierForStoreToLoadFencesOnly) {
     bool barrier;
   };
   const Case cases[] = {
-      {0x0330000f, "fence rw,rw", true}, {0x0ff0000f, "fence iorw,iorw", true},
-      {0x0120000f, "fence w,r", true},   {0x0480000f, "fence o,i", true},
-      {0x0230000f, "fence r,rw", false}, {0x0110000f, "fence w,w", false},
-      {0x0210000f, "fence r,w", false},  {0x8330000f, "fence.tso", false},
+      {0x0330000f, "fence rw,rw", true},
+      {0x0ff0000f, "fence iorw,iorw", true},
+      {0x0120000f, "fence w,r", true},
+      {0x0480000f, "fence o,i", true},
+      {0x0230000f, "fence r,rw", false},
+      {0x0110000f, "fence w,w", false},
+      {0x0210000f, "fence r,w", false},
+      {0x8330000f, "fence.tso", false},
+      {0x8120000f, "fm=1000 w,r (reserved: a plain fence)", true},
   };
   HostFeatures features = HostFeatures::host();
   for (const Case& c : cases) {

@@ -123,12 +123,14 @@ struct DecodedInsn {
 // earlier store to another address, so these fences alone need a host barrier: without it a
 // guest's `fence rw,rw` between "publish" and "check" (virtio's used_event and used index, a
 // Dekker-style handshake with another thread) can see the other side's old value while the
-// other side sees ours, and both wait. FENCE.TSO (fm = 1000) leaves store -> load unordered.
+// other side sees ours, and both wait. FENCE.TSO (fm = 1000, rw,rw) leaves store -> load
+// unordered; other fm values are reserved and act as a plain fence of their sets.
 inline bool fence_orders_store_load(const DecodedInsn& d) {
   const unsigned bits = static_cast<unsigned>(d.imm);
   const unsigned fm = (bits >> 8) & 0xf, pred = (bits >> 4) & 0xf, succ = bits & 0xf;
   constexpr unsigned kI = 8, kO = 4, kR = 2, kW = 1;
-  return fm != 0b1000 && (pred & (kW | kO)) && (succ & (kR | kI));
+  if (fm == 0b1000 && pred == (kR | kW) && succ == (kR | kW)) return false;  // fence.tso
+  return (pred & (kW | kO)) && (succ & (kR | kI));
 }
 
 // Length in bytes of the instruction whose first 16 bits (lowest addressed) are `low_half`:
