@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "accel/tcg/backend_x86.h"
 #include "accel/tcg/code_buffer.h"
