@@ -25,7 +25,7 @@ TEST(InFlightCounter, CountsStartsFromBothSidesAndFinishes) {
 
 TEST(InFlightCounter, ReadersSeeOnlyCountsThatWereTrue) {
   // Other threads start requests and hand them to the "loop thread" (this one), which starts
-  // and finishes many of its own too and finishes everything; a reader watches the count
+  // and finishes many of its own too, and finishes every request; a reader watches the count
   // meanwhile. The true count never exceeds what the starters handed over plus one; a reader
   // that mixed old finishes with new starts would see far more (or wrap below zero).
   constexpr int kPerThread = 20000;

@@ -11,15 +11,15 @@
 #include "accel/tcg/ir_eval.h"
 #include "accel/tcg/opt.h"
 #include "accel/tcg/test_memory.h"
+#include "target/riscv/translate_internal.h"
 
 namespace tandem::tcg {
 namespace {
 
 using riscv::CpuState;
 
-int32_t xo(unsigned r) {
-  return static_cast<int32_t>(offsetof(CpuState, x) + 8 * r);
-}
+// Where guest register x<r> lives in CpuState: the translator's own helper.
+using riscv::translate_detail::x_off;
 
 class BackendTest : public ::testing::TestWithParam<bool> {
  protected:
@@ -99,11 +99,11 @@ TEST_P(BackendTest, IntegerBinopsMatchTheEvaluator) {
           for (int form = 0; form < 3; ++form) {  // reg,reg / reg,const / same-temp
             uint64_t a = values[i], b = form == 2 ? a : values[j];
             Ir ir;
-            Temp ta = ir.ld_global(Type::kI64, xo(1));
+            Temp ta = ir.ld_global(Type::kI64, x_off(1));
             Temp tb = form == 1 ? ir.constant(Type::kI64, b)
-                                : (form == 2 ? ta : ir.ld_global(Type::kI64, xo(2)));
+                                : (form == 2 ? ta : ir.ld_global(Type::kI64, x_off(2)));
             Temp r = ir.binop(o, t, ta, tb);
-            ir.st_global(Type::kI64, xo(3), r);
+            ir.st_global(Type::kI64, x_off(3), r);
             ir.exit(ExitCode::kContinue, 0x2000);
             cpu_.x[1] = a;
             cpu_.x[2] = b;
@@ -128,8 +128,8 @@ TEST_P(BackendTest, IntegerUnopsAndSetcc) {
       for (Type t : {Type::kI64, Type::kI32}) {
         if (t == Type::kI32 && o == Opc::kOrcB) continue;
         Ir ir;
-        Temp r = ir.unop(o, t, ir.ld_global(Type::kI64, xo(1)));
-        ir.st_global(Type::kI64, xo(3), r);
+        Temp r = ir.unop(o, t, ir.ld_global(Type::kI64, x_off(1)));
+        ir.st_global(Type::kI64, x_off(3), r);
         ir.exit(ExitCode::kContinue, 0x2000);
         cpu_.x[1] = a;
         run(ir, false);
@@ -144,17 +144,17 @@ TEST_P(BackendTest, IntegerUnopsAndSetcc) {
       for (int c = 0; c <= static_cast<int>(Cond::kGtu); ++c) {
         for (Type t : {Type::kI64, Type::kI32}) {
           Ir ir;
-          Temp r = ir.setcc(static_cast<Cond>(c), t, ir.ld_global(Type::kI64, xo(1)),
-                            ir.ld_global(Type::kI64, xo(2)));
-          ir.st_global(Type::kI64, xo(3), r);
+          Temp r = ir.setcc(static_cast<Cond>(c), t, ir.ld_global(Type::kI64, x_off(1)),
+                            ir.ld_global(Type::kI64, x_off(2)));
+          ir.st_global(Type::kI64, x_off(3), r);
           // brcond on the same condition, too.
           uint32_t l = ir.new_label();
-          ir.st_global(Type::kI64, xo(4), ir.constant(Type::kI64, 0));
-          ir.brcond(static_cast<Cond>(c), t, ir.ld_global(Type::kI64, xo(1)),
-                    ir.ld_global(Type::kI64, xo(2)), l);
+          ir.st_global(Type::kI64, x_off(4), ir.constant(Type::kI64, 0));
+          ir.brcond(static_cast<Cond>(c), t, ir.ld_global(Type::kI64, x_off(1)),
+                    ir.ld_global(Type::kI64, x_off(2)), l);
           ir.exit(ExitCode::kContinue, 0x2000);
           ir.label(l);
-          ir.st_global(Type::kI64, xo(4), ir.constant(Type::kI64, 1));
+          ir.st_global(Type::kI64, x_off(4), ir.constant(Type::kI64, 1));
           ir.exit(ExitCode::kContinue, 0x3000);
           cpu_.x[1] = a;
           cpu_.x[2] = b;
@@ -187,7 +187,7 @@ TEST_P(BackendTest, RegisterPressureSpillsAndCalls) {
     cpu_.x[9] = rng();
     std::vector<uint64_t> expect_vals;
     for (int i = 0; i < 40; ++i) {
-      Temp s = ir.ld_global(Type::kI64, xo(10 + i % 4));
+      Temp s = ir.ld_global(Type::kI64, x_off(10 + i % 4));
       vals.push_back(
           ir.binop_imm(Opc::kXor, Type::kI64, ir.binop_imm(Opc::kMul, Type::kI64, s, i + 1), i));
       expect_vals.push_back((seeds[i % 4] * (i + 1)) ^ i);
@@ -196,7 +196,7 @@ TEST_P(BackendTest, RegisterPressureSpillsAndCalls) {
                      vals[1], vals[39]);
     Temp sum = h;
     for (Temp v : vals) sum = ir.binop(Opc::kAdd, Type::kI64, sum, v);
-    ir.st_global(Type::kI64, xo(5), sum);
+    ir.st_global(Type::kI64, x_off(5), sum);
     ir.exit(ExitCode::kContinue, 0x2000);
     run(ir, round % 2 == 0);
     uint64_t expect = expect_vals[0] * 3 + expect_vals[1] * 5 + expect_vals[39] * 7 + cpu_.x[9];
@@ -210,10 +210,10 @@ TEST_P(BackendTest, LoadsStoresAndPreciseFaults) {
     const unsigned size = memop_size(m);
     Ir ir;
     ir.insn_start(0x1000);
-    Temp base = ir.ld_global(Type::kI64, xo(1));
-    ir.store(m & 3, base, 16, ir.ld_global(Type::kI64, xo(2)));
+    Temp base = ir.ld_global(Type::kI64, x_off(1));
+    ir.store(m & 3, base, 16, ir.ld_global(Type::kI64, x_off(2)));
     ir.insn_start(0x1004);
-    ir.st_global(Type::kI64, xo(3), ir.load(m, base, 16));
+    ir.st_global(Type::kI64, x_off(3), ir.load(m, base, 16));
     ir.exit(ExitCode::kContinue, 0x2000);
     cpu_.x[1] = 0x100;
     cpu_.x[2] = 0xfedcba9876543210ull;
@@ -230,10 +230,10 @@ TEST_P(BackendTest, LoadsStoresAndPreciseFaults) {
   // register write made visible and the later one not.
   Ir ir;
   ir.insn_start(0x1000);
-  ir.st_global(Type::kI64, xo(4), ir.constant(Type::kI64, 77));
+  ir.st_global(Type::kI64, x_off(4), ir.constant(Type::kI64, 77));
   ir.insn_start(0x1004);
-  Temp v = ir.load(kMemU32, ir.ld_global(Type::kI64, xo(1)), 8);
-  ir.st_global(Type::kI64, xo(5), v);
+  Temp v = ir.load(kMemU32, ir.ld_global(Type::kI64, x_off(1)), 8);
+  ir.st_global(Type::kI64, x_off(5), v);
   ir.exit(ExitCode::kContinue, 0x2000);
   cpu_.x[1] = mem_.size() + 0x1000;
   cpu_.x[4] = 0;

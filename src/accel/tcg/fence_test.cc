@@ -15,15 +15,15 @@
 #include "accel/tcg/opt.h"
 #include "accel/tcg/test_memory.h"
 #include "target/riscv/translate.h"
+#include "target/riscv/translate_internal.h"
 
 namespace tandem::tcg {
 namespace {
 
 using riscv::CpuState;
 
-int32_t xo(unsigned r) {
-  return static_cast<int32_t>(offsetof(CpuState, x) + 8 * r);
-}
+// Where guest register x<r> lives in CpuState: the translator's own helper.
+using riscv::translate_detail::x_off;
 
 constexpr uint64_t kStride = 64;  // one cache line per word
 constexpr int kIterations = 50000;
@@ -38,13 +38,13 @@ struct Side {
     mem.attach(cpu);
     Ir ir;
     ir.insn_start(0x1000);
-    ir.store(kMemU64, ir.ld_global(Type::kI64, xo(1)), 0, ir.constant(Type::kI64, 1));
+    ir.store(kMemU64, ir.ld_global(Type::kI64, x_off(1)), 0, ir.constant(Type::kI64, 1));
     if (fence) {
       ir.insn_start(0x1004);
       ir.emit({.opc = Opc::kFence});
     }
     ir.insn_start(0x1008);
-    ir.st_global(Type::kI64, xo(3), ir.load(kMemU64, ir.ld_global(Type::kI64, xo(2)), 0));
+    ir.st_global(Type::kI64, x_off(3), ir.load(kMemU64, ir.ld_global(Type::kI64, x_off(2)), 0));
     ir.exit(ExitCode::kContinue, 0x2000);
     optimize(ir, OptFlags{});  // the passes must keep the fence where it is
     TbCodeInfo info;
